@@ -1,0 +1,3 @@
+from affagent.cli import main
+
+main()

@@ -1,0 +1,21 @@
+"""Helpers shared by the CLI commands: one-line errors and JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, NoReturn
+
+import typer
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print ``error: message`` on one line to stderr and exit (status 2 by default)."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def print_json(obj: Any) -> None:
+    """One JSON object on one line of stdout (the contract of every ``--json`` flag)."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()

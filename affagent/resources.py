@@ -1,0 +1,35 @@
+"""Where the data folders (personas/, strategies/, evals/protocols/) are found.
+
+A source checkout reads them from the repository root; an installed wheel carries them under
+``affagent/_data``. ``AFFAGENT_PERSONAS_DIR`` and friends override both.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_PKG = Path(__file__).resolve().parent
+_ROOT = _PKG.parent
+
+_WHEEL_NAMES = {"personas": "personas", "strategies": "strategies", "evals/protocols": "protocols"}
+
+
+def data_dir(name: str) -> Path:
+    """The folder for ``personas``, ``strategies`` or ``evals/protocols``."""
+    env = os.environ.get(f"AFFAGENT_{_WHEEL_NAMES[name].upper()}_DIR")
+    if env:
+        return Path(env)
+    src = _ROOT / name
+    if src.is_dir():
+        return src
+    return _PKG / "_data" / _WHEEL_NAMES[name]
+
+
+def state_dir() -> Path:
+    """Where affagent keeps local state (the default SQLite store): ``$AFFAGENT_HOME`` or
+    ``~/.local/share/affagent``."""
+    home = os.environ.get("AFFAGENT_HOME")
+    p = Path(home) if home else Path.home() / ".local" / "share" / "affagent"
+    p.mkdir(parents=True, exist_ok=True)
+    return p
