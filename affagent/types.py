@@ -1,0 +1,186 @@
+"""The typed seams of a turn. Every stage of the pipeline talks through these, so each piece
+(estimator, classifier, selector, backend, store) can be swapped in configuration and tested
+alone. Data flows one way::
+
+    perceive → feel → choose → prompt → generate → reflect → persist
+
+All records serialise to JSON and back exactly (``model_dump(mode="json")`` /
+``model_validate``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from affagent.affect.state import AffectState
+from affagent.affect.vad import VAD
+
+# --------------------------------------------------------------------------- perception
+
+
+class VADEstimate(BaseModel):
+    """A memoryless reading of one text. ``confidence`` is 0 for empty/whitespace input."""
+
+    model_config = ConfigDict(frozen=True)
+
+    V: float = 0.0
+    A: float = 0.0
+    D: float = 0.0
+    confidence: float = 1.0
+
+    @property
+    def vad(self) -> VAD:
+        return VAD(self.V, self.A, self.D)
+
+    @classmethod
+    def of(cls, vad: VAD, confidence: float = 1.0) -> VADEstimate:
+        return cls(V=vad.v, A=vad.a, D=vad.d, confidence=confidence)
+
+
+@runtime_checkable
+class VADEstimator(Protocol):
+    """Reads VAD from texts, batched. Must return a neutral zero-confidence estimate for
+    empty text and never raise on odd input (emoji, other languages, very long text)."""
+
+    name: str
+
+    def estimate(self, texts: Sequence[str]) -> list[VADEstimate]: ...
+
+
+class EmotionResult(BaseModel):
+    """A classifier's reading of one text: a distribution over its labels (most likely first)
+    and the words that most cause the top label, with their weights."""
+
+    model_config = ConfigDict(frozen=True)
+
+    label_set: str = ""
+    labels: dict[str, float] = Field(default_factory=dict)
+    causes: list[tuple[str, float]] = Field(default_factory=list)
+
+    def top(self, k: int = 3) -> list[tuple[str, float]]:
+        return sorted(self.labels.items(), key=lambda kv: -kv[1])[:k]
+
+
+@runtime_checkable
+class EmotionClassifier(Protocol):
+    """A classifier plugin (entry-point group ``affagent.classifiers``)."""
+
+    name: str
+    label_set: str
+
+    def classify(self, texts: Sequence[str], *, causes: bool = True) -> list[EmotionResult]: ...
+
+
+# --------------------------------------------------------------------------- strategy
+
+Speaker = Literal["usr", "sys"]
+
+
+class DialogueTurn(BaseModel):
+    """One utterance of the dialogue so far, in ESConv's terms (usr = help-seeker)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    speaker: Speaker
+    text: str
+    strategy: str | None = None
+
+
+class StrategyContext(BaseModel):
+    """What a selector may look at. ``dialogue`` ends with the user's latest turn."""
+
+    dialogue: list[DialogueTurn]
+    user_vad: list[VADEstimate] = Field(default_factory=list, description="one per user turn")
+    emotions: EmotionResult | None = None
+    agent_state: dict[str, Any] | None = None
+
+
+class StrategyChoice(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    strategy: str
+    probabilities: dict[str, float]
+    reason: str = ""
+
+
+@runtime_checkable
+class StrategySelector(Protocol):
+    name: str
+
+    def select(self, context: StrategyContext) -> StrategyChoice: ...
+
+
+# --------------------------------------------------------------------------- generation
+
+Role = Literal["system", "user", "assistant"]
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    role: Role
+    content: str
+
+
+class GenerationParams(BaseModel):
+    """Sampling options. ``prefill`` starts the assistant's reply with given text (the
+    backend continues it); ``extra_body`` passes backend-specific options through (e.g.
+    vLLM's ``top_k``, ``repetition_penalty``, ``structured_outputs``)."""
+
+    max_tokens: int = 160
+    temperature: float = 0.7
+    top_p: float = 0.95
+    seed: int | None = None
+    stop: list[str] = Field(default_factory=list)
+    prefill: str = ""
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """One async protocol for every LLM backend. ``stream`` yields text deltas; both raise
+    :class:`affagent.errors.BackendError` on failure (down, timeout, broken stream)."""
+
+    name: str
+
+    async def generate(self, messages: Sequence[ChatMessage], params: GenerationParams) -> str: ...
+
+    def stream(
+        self, messages: Sequence[ChatMessage], params: GenerationParams
+    ) -> AsyncIterator[str]: ...
+
+    async def aclose(self) -> None: ...
+
+
+# --------------------------------------------------------------------------- the turn record
+
+
+class TurnTrace(BaseModel):
+    """Everything a turn did, so the state is explainable and a session can be replayed."""
+
+    session_id: str
+    turn: int = Field(description="1-based index of this turn in the session")
+    created_at: float
+    persona: str
+    dynamics: str
+    user_text: str
+    reply: str
+    user_estimate: VADEstimate
+    emotions: EmotionResult | None = None
+    state_before: dict[str, Any]
+    state_after: dict[str, Any]
+    strategy: StrategyChoice | None = None
+    prompt_sections: dict[str, str] = Field(default_factory=dict)
+    prompt_messages: list[ChatMessage] = Field(default_factory=list)
+    prompt_tokens: int = 0
+    injection: str = ""
+    reply_estimate: VADEstimate | None = None
+    safety: dict[str, Any] | None = None
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+    @property
+    def state(self) -> AffectState:
+        return AffectState.from_dict(self.state_after)
