@@ -1,9 +1,22 @@
-"""Commands added by their own issue; registered here so each lives in one module."""
+"""``affagent eval ...``: evaluation commands, each taking a ``--data`` path.
+
+The perception commands (vad, emotions) live in :mod:`eval_perception`, the strategy commands
+(strategy, bias) in :mod:`eval_strategy`; this module only builds the group.
+"""
 
 from __future__ import annotations
 
 import typer
 
+from affagent.cli import eval_perception, eval_strategy
+
+eval_app = typer.Typer(
+    help="Evaluate components on a data file (same format as the shipped data sets).",
+    no_args_is_help=True,
+)
+eval_perception.register(eval_app)
+eval_strategy.register(eval_app)
+
 
 def register(app: typer.Typer) -> None:
-    del app
+    app.add_typer(eval_app, name="eval")
