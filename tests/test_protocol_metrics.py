@@ -90,7 +90,7 @@ def test_inertia_by_hand() -> None:
 
 def test_hysteresis_is_zero_for_a_perfect_follower_and_sums_the_gap() -> None:
     assert hysteresis_area(INPUT, INPUT, PHASES, R) == 0.0
-    lagged = [0.0] + INPUT[:-1]  # one turn late: gap 0.7 at onset, 1.2 at reconciliation
+    lagged = [0.0, *INPUT[:-1]]  # one turn late: gap 0.7 at onset, 1.2 at reconciliation
     assert hysteresis_area(lagged, INPUT, PHASES, R) == pytest.approx(0.7 + 1.2)
     assert hysteresis_area(INPUT, INPUT, ["neutral"] * 25, R) is None
 

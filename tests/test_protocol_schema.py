@@ -62,7 +62,10 @@ def test_minimal_form_with_any_phase_names_and_extra_fields(tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        ("name: x\nturns:\n  - {user: a, phase: n}\n  - {phase: n}\n", "turn 2: field 'user' is missing"),
+        (
+            "name: x\nturns:\n  - {user: a, phase: n}\n  - {phase: n}\n",
+            "turn 2: field 'user' is missing",
+        ),
         ("name: x\nturns: []\n", "'turns' is empty"),
         ("name: x\n", "'turns' is missing"),
         ("name: x\nturns:\n  - {user: '  ', phase: n}\n", "turn 1: field 'user'"),
@@ -91,7 +94,7 @@ def test_malformed_protocol_names_file_turn_and_problem(
 def test_missing_file_and_unknown_name(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_protocol_file(tmp_path / "nope.yaml")
-    with pytest.raises(ConfigError, match="unknown protocol 'nope'; shipped: .*tone-swings"):
+    with pytest.raises(ConfigError, match=r"unknown protocol 'nope'; shipped: .*tone-swings"):
         load_protocol("nope")
 
 
