@@ -73,6 +73,13 @@ def test_recovery_by_hand_and_not_recovered() -> None:
     assert recovery_times(late, PHASES, R, b=0.0, k=1) == [8]
 
 
+def test_recovery_waits_for_a_lagging_state_to_turn() -> None:
+    # barely moved during the adversarial phase, keeps sinking after reconciliation starts
+    v = [0.0] * 8 + [-0.05] * 8 + [-0.08, -0.3, -0.4, -0.2, -0.05, 0.0, 0.0, 0.0, 0.0]
+    # deepest at index 18; back in band at 20 and 21 → 4 turns after the onset (16)
+    assert recovery_times(v, PHASES, R, b=0.0, epsilon=0.1, k=2) == [4]
+
+
 def test_recovery_counts_an_overshoot_as_ended_excursion() -> None:
     v = [0.0] * 8 + [-0.5] * 8 + [0.9] * 9
     assert recovery_times(v, PHASES, R, b=0.0) == [0]

@@ -29,13 +29,16 @@ delay
     next adversarial onset; ``None`` for an onset after which the state never leaves the band.
     0 means the state left the band on the onset turn itself.
 recovery_turns / recovered
-    for each reconciliation onset ``r``, let ``σ`` be the sign of the excursion (the sign of
-    ``s_t − b`` at the largest ``|s_t − b|`` over the preceding adversarial block). The run has
-    recovered at the first ``t ≥ r`` with ``σ (s_u − b) ≤ ε`` for ``u = t..t+k−1`` (all inside
-    the window up to the next adversarial onset or the end of the script); recovery time
-    ``t − r``. An overshoot to the far side counts as recovered: the question is whether the
-    excursion has ended. ``recovered`` is the fraction of reconciliation onsets that recovered;
-    ``recovery_turns`` is the mean over those that did ("not recovered" ⇒ ``None``).
+    for each reconciliation onset ``r`` after an adversarial block starting at ``a``: let
+    ``σ`` be the sign of the excursion (the sign of ``s_t − b`` at the largest ``|s_t − b|``
+    over ``[a, r)``) and ``p`` the turn of its deepest point, ``argmax σ (s_t − b)`` over
+    ``[a, w)`` where ``w`` is the next adversarial onset or the end of the script. A lagging
+    state keeps sinking after ``r``; it has not recovered before it turns. The run has
+    recovered at the first ``t ≥ max(r, p)`` with ``σ (s_u − b) ≤ ε`` for ``u = t..t+k−1``
+    (all before ``w``); recovery time ``t − r``. An overshoot to the far side counts as
+    recovered: the question is whether the excursion has ended. ``recovered`` is the fraction
+    of reconciliation onsets that recovered; ``recovery_turns`` is the mean over those that did
+    ("not recovered" ⇒ ``None``).
 inertia
     lag-1 autocorrelation of valence (emotional inertia, Kuppens et al. 2010):
     ``Σ_{t≥1} (s_t − s̄)(s_{t−1} − s̄) / Σ_t (s_t − s̄)²``. ``input_inertia`` is the same for
@@ -195,15 +198,13 @@ def recovery_times(
         before = [blk for blk in adv if blk[1] <= r]
         if not before:
             continue
-        a0, a1 = before[-1]
-        # the excursion's sign: at the largest deviation from b, from the adversarial onset up
-        # to the reconciliation onset
-        seg = range(a0, max(a1, r))
-        peak = max(seg, key=lambda t: abs(valence[t] - b))
-        sigma = 1.0 if valence[peak] >= b else -1.0
+        a0, _ = before[-1]
         end = _next_onset(adv_onsets, r, n)
+        peak = max(range(a0, r), key=lambda t: abs(valence[t] - b))
+        sigma = 1.0 if valence[peak] >= b else -1.0
+        deepest = max(range(a0, end), key=lambda t: sigma * (valence[t] - b))
         hit = None
-        for t in range(r, end - k + 1):
+        for t in range(max(r, deepest), end - k + 1):
             if all(sigma * (valence[u] - b) <= epsilon for u in range(t, t + k)):
                 hit = t
                 break

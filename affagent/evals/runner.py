@@ -311,3 +311,56 @@ def summarise_dir(
     }
     dump_json(out / SUMMARY, obj)
     return obj
+
+
+def agent_factory(
+    out: Path,
+    *,
+    persona: str,
+    backend: str,
+    base_url: str | None = None,
+    model: str | None = None,
+    generation: dict[str, Any] | None = None,
+    estimator: str = "default",
+    classifier: str = "goemotions",
+    selector: str = "learned",
+) -> AgentFactory:
+    """``seed → Agent`` for the CLI: one SQLite store at ``out/sessions.db``; the first agent
+    loads the backend and the perception models, the others reuse them with their own
+    generation seed."""
+    from affagent.agent import Agent, AgentConfig
+    from affagent.types import GenerationParams
+
+    kw: dict[str, Any] = {}
+    if model is not None:
+        kw["model_path" if backend == "embedded" else "model"] = model
+    base = AgentConfig(
+        persona=persona,
+        backend=backend,
+        base_url=base_url,
+        database_url=f"sqlite:///{(out / 'sessions.db').resolve()}",
+        estimator=estimator,
+        classifier=classifier,
+        selector=selector,
+        generation=GenerationParams(**(generation or {})),
+        **kw,
+    )
+    first: list[Any] = []
+
+    def make(seed: int) -> AgentLike:
+        gen = base.generation.model_copy(update={"seed": seed})
+        cfg = base.model_copy(update={"generation": gen})
+        if not first:
+            first.append(Agent(cfg))
+            return first[0]  # type: ignore[no-any-return]
+        a = first[0]
+        return Agent(  # type: ignore[no-any-return]
+            cfg,
+            backend=a.backend,
+            estimator=a.estimator,
+            classifier=a.classifier,
+            selector=a.selector,
+            store=a.store,
+        )
+
+    return make
