@@ -61,7 +61,9 @@ def simulate_cmd(
         print_json({"trajectory": traj})
         return
     rest = p.traits.resting()
-    typer.echo(f"persona {p.id}, dynamics {spec}, rest V={rest.v:+.3f} A={rest.a:+.3f} D={rest.d:+.3f}")
+    typer.echo(
+        f"persona {p.id}, dynamics {spec}, rest V={rest.v:+.3f} A={rest.a:+.3f} D={rest.d:+.3f}"
+    )
     for i, (x, s) in enumerate(zip(xs, states, strict=True), 1):
         typer.echo(
             f"{i:>3}  in V={x.v:+.2f} A={x.a:+.2f} D={x.d:+.2f}  ->  "
