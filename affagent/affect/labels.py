@@ -82,14 +82,77 @@ ALIASES: dict[str, str] = {
 #: every octant of VAD space, leaving out terms whose everyday meaning misleads in a prompt
 #: ("reprehensible", "sinful", "insolent", "hungry"...). :func:`mixture` still uses all 151.
 DESCRIPTIVE_TERMS: frozenset[str] = frozenset(
-    """excited joyful happy proud inspired interested hopeful triumphant bold surprised
-    fascinated grateful loved impressed curious relaxed secure untroubled carefree quiet
-    angry hostile irritated frustrated defiant contemptuous scornful suspicious fearful
-    distressed embarrassed upset confused tense insecure humiliated helpless troubled anxious
-    disdainful bored uninterested detached skeptical sad depressed lonely discouraged weary
-    listless subdued friendly kind cooperative appreciative thankful alert serious reserved
-    solemn displeased dissatisfied discontented guilty regretful shy timid despairing
-    enraged""".split()
+    [
+        "excited",
+        "joyful",
+        "happy",
+        "proud",
+        "inspired",
+        "interested",
+        "hopeful",
+        "triumphant",
+        "bold",
+        "surprised",
+        "fascinated",
+        "grateful",
+        "loved",
+        "impressed",
+        "curious",
+        "relaxed",
+        "secure",
+        "untroubled",
+        "carefree",
+        "quiet",
+        "angry",
+        "hostile",
+        "irritated",
+        "frustrated",
+        "defiant",
+        "contemptuous",
+        "scornful",
+        "suspicious",
+        "fearful",
+        "distressed",
+        "embarrassed",
+        "upset",
+        "confused",
+        "tense",
+        "insecure",
+        "humiliated",
+        "helpless",
+        "troubled",
+        "anxious",
+        "disdainful",
+        "bored",
+        "uninterested",
+        "detached",
+        "skeptical",
+        "sad",
+        "depressed",
+        "lonely",
+        "discouraged",
+        "weary",
+        "listless",
+        "subdued",
+        "friendly",
+        "kind",
+        "cooperative",
+        "appreciative",
+        "thankful",
+        "alert",
+        "serious",
+        "reserved",
+        "solemn",
+        "displeased",
+        "dissatisfied",
+        "discontented",
+        "guilty",
+        "regretful",
+        "shy",
+        "timid",
+        "despairing",
+        "enraged",
+    ]
 )
 
 
