@@ -324,12 +324,17 @@ def agent_factory(
     estimator: str = "default",
     classifier: str = "goemotions",
     selector: str = "learned",
+    backend_options: dict[str, Any] | None = None,
 ) -> AgentFactory:
     """``seed → Agent`` for the CLI: one SQLite store at ``out/sessions.db``; the first agent
     loads the backend and the perception models, the others reuse them with their own
     generation seed."""
-    from affagent.agent import Agent, AgentConfig
+    import importlib
+
     from affagent.types import GenerationParams
+
+    agent_mod: Any = importlib.import_module("affagent.agent")  # the core issue's module
+    Agent, AgentConfig = agent_mod.Agent, agent_mod.AgentConfig
 
     kw: dict[str, Any] = {}
     if model is not None:
@@ -343,6 +348,7 @@ def agent_factory(
         classifier=classifier,
         selector=selector,
         generation=GenerationParams(**(generation or {})),
+        backend_options=dict(backend_options or {}),
         **kw,
     )
     first: list[Any] = []
@@ -352,9 +358,9 @@ def agent_factory(
         cfg = base.model_copy(update={"generation": gen})
         if not first:
             first.append(Agent(cfg))
-            return first[0]  # type: ignore[no-any-return]
+            return first[0]
         a = first[0]
-        return Agent(  # type: ignore[no-any-return]
+        return Agent(
             cfg,
             backend=a.backend,
             estimator=a.estimator,
