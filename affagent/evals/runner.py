@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from affagent.affect.dynamics import DynamicsSpec
-from affagent.affect.personality import TransitionWeights, target
+from affagent.affect.dynamics import DynamicsSpec, step
+from affagent.affect.personality import Personality, TransitionWeights, target
+from affagent.affect.state import AffectState
 from affagent.affect.vad import VAD
 from affagent.errors import ConfigError, SessionNotFound
 from affagent.evals.metrics import MetricParams
@@ -268,16 +269,20 @@ async def run_plan(
             await _run_one(plan, cond, seed, agent_for(seed), w, tick)
 
     try:
+        # load the models (and fail on a bad name or a missing file) before any generation
+        warm = getattr(agent_for(plan.seeds[0]), "warm_up", None)
+        if warm is not None:
+            await warm()
         try:
             async with asyncio.TaskGroup() as tg:
                 for cond in plan.conditions:
                     for seed in plan.seeds:
                         tg.create_task(guarded(cond, seed))
         except BaseExceptionGroup as eg:  # surface the first real error, not the group
-            first = eg.exceptions[0]
-            while isinstance(first, BaseExceptionGroup):
-                first = first.exceptions[0]
-            raise first from None
+            err: BaseException = eg.exceptions[0]
+            while isinstance(err, BaseExceptionGroup):
+                err = err.exceptions[0]
+            raise err from None
     finally:
         for a in agents.values():
             await a.aclose()
@@ -357,16 +362,27 @@ def agent_factory(
         gen = base.generation.model_copy(update={"seed": seed})
         cfg = base.model_copy(update={"generation": gen})
         if not first:
-            first.append(Agent(cfg))
-            return first[0]
-        a = first[0]
-        return Agent(
-            cfg,
-            backend=a.backend,
-            estimator=a.estimator,
-            classifier=a.classifier,
-            selector=a.selector,
-            store=a.store,
-        )
+            agent = Agent(cfg)
+            first.append(agent)
+        else:  # share the loaded backend and the store; perception models are cached
+            agent = Agent(cfg, backend=first[0].backend, store=first[0].store)
+        agent.feeler = ScriptFeeler()
+        return agent
 
     return make
+
+
+class ScriptFeeler:
+    """The dynamics step without elapsed-time decay. A script's turns are back to back by
+    definition: how long the model took to answer, or an interruption before a resume, must
+    not pull the state toward rest (the agent's default feeler decays by wall-clock time)."""
+
+    def feel(
+        self,
+        state: AffectState,
+        perception: Any,
+        personality: Personality,
+        dynamics: DynamicsSpec,
+        now: float,
+    ) -> AffectState:
+        return step(state, perception.estimate.vad, personality, dynamics, now=now)
