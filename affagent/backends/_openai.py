@@ -81,7 +81,16 @@ def _normalise_base_url(url: str) -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    """A short, lower-case reason from an httpx/OS error ('connection refused')."""
+    """A short, lower-case reason from an httpx/OS error ('connection refused'). The root
+    OSError is preferred: anyio wraps it as 'All connection attempts failed'."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            break
+        if isinstance(seen, OSError) and seen.errno is not None:
+            text = seen.strerror if seen.errno < 0 and seen.strerror else os.strerror(seen.errno)
+            return text.lower()
+        seen = seen.__cause__ or seen.__context__
     text = str(exc) or type(exc).__name__
     text = re.sub(r"^\[Errno -?\d+\]\s*", "", text).strip()
     text = text.splitlines()[0] if text else type(exc).__name__
