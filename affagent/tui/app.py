@@ -159,6 +159,24 @@ class ChatApp(App[None]):
         self.agent = agent
         self.status.set("")
         self._open_initial()
+        self._warm_up()
+
+    @work(exclusive=True, group="warm-up", exit_on_error=False)
+    async def _warm_up(self) -> None:
+        """Load the models now rather than on the first message (the agent does it in a
+        thread, so the screen stays live); a failure here is shown, and the first turn will
+        report it again if it persists."""
+        warm = getattr(self.agent, "warm_up", None)
+        if warm is None:
+            return
+        self.status.set("loading models (the first run can take a minute)…", "busy")
+        try:
+            await warm()
+        except Exception as exc:
+            self.show_error(f"loading models: {_describe(exc)}")
+            return
+        if not self.generating and self.status.level == "busy":
+            self.status.set(self._idle_status())
 
     def _open_initial(self) -> None:
         if self._open_id:
@@ -217,7 +235,10 @@ class ChatApp(App[None]):
         self.session = view
         if view.persona:
             self.persona = view.persona
-        self.sub_title = f"{view.persona} · {view.dynamics} · session {view.session_id[:12]}"
+        persona = (
+            Path(view.persona).stem if view.persona.endswith((".yaml", ".yml")) else view.persona
+        )
+        self.sub_title = f"{persona} · {view.dynamics} · session {view.session_id[:12]}"
         conv = self.conversation
         conv.clear()
         for t in view.turns:

@@ -39,18 +39,12 @@ class DynamicsScreen(Dialog[str]):
             yield Input(value=self._current, placeholder="e.g. first:0.4", id="spec")
             yield Static("", classes="dialog--error", id="dyn-error")
             yield Static(
-                f"Accepted: {ACCEPTED_FORMS}. Enter applies · Esc closes",
+                f"Pick a preset, or type {ACCEPTED_FORMS}; Enter applies · Esc closes",
                 classes="dialog--hint",
             )
 
     def on_mount(self) -> None:
         self.query_one("#spec", Input).focus()
-
-    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        # Only follow the list once the user is in it; the initial highlight must not
-        # overwrite the current dynamics shown in the input.
-        if event.option.id and event.option_list.has_focus:
-            self.query_one("#spec", Input).value = event.option.id
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

@@ -18,6 +18,8 @@ from affagent.tui.screens._base import Dialog
 def _when(ts: Any) -> str:
     """A store timestamp (datetime or Unix seconds) as ``YYYY-MM-DD HH:MM`` local time."""
     if isinstance(ts, dt.datetime):
+        if ts.tzinfo is not None:
+            ts = ts.astimezone()
         return ts.strftime("%Y-%m-%d %H:%M")
     if isinstance(ts, int | float):
         return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
