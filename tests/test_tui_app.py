@@ -199,9 +199,7 @@ async def test_export_writes_markdown_and_json(tmp_path: Path) -> None:
         data = json.loads(js.read_text())
         assert data["format"] == "affagent.transcript/1"
         assert [t["user"] for t in data["turns"]] == ["I am sad", "thanks"]
-        assert data["turns"][0]["trace"]["state_after"] == (
-            agent.store.turns("exp")[0].state_after
-        )
+        assert data["turns"][0]["trace"]["state_after"] == (agent.store.turns("exp")[0].state_after)
 
 
 async def test_export_failure_is_shown(tmp_path: Path) -> None:
@@ -303,7 +301,9 @@ async def test_store_failure_is_shown() -> None:
         await pilot.pause()
         assert not isinstance(app.screen, SessionPicker)
         assert app.status.level == "error"
-        assert "listing sessions" in app.status.message and "database is locked" in app.status.message
+        assert (
+            "listing sessions" in app.status.message and "database is locked" in app.status.message
+        )
 
 
 async def test_agent_factory_failure_is_shown() -> None:
