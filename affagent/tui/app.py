@@ -52,6 +52,11 @@ class ChatApp(App[None]):
     TITLE = "affagent"
     CSS_PATH = "app.tcss"
     ENABLE_COMMAND_PALETTE = False
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
+        (0, "-narrow"),
+        (90, "-normal"),
+        (130, "-wide"),
+    ]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Stop", tooltip="Stop the reply being generated"),
         Binding("f1", "help", "Help", tooltip="This help screen"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Label, Static
 
@@ -87,11 +87,12 @@ class InfoBox(Static):
         self.border_title = title
 
 
-class AffectPanel(Vertical):
-    """Everything the agent feels and read, refreshed after every turn from a SessionView."""
+class AffectPanel(VerticalScroll):
+    """Everything the agent feels and read, refreshed after every turn from a SessionView.
+    Scrolls rather than clips when the terminal is shorter than the panel."""
 
     DEFAULT_CSS = """
-    AffectPanel { width: 42; height: 1fr; padding: 0; }
+    AffectPanel { width: 42; height: 1fr; padding: 0; scrollbar-size-vertical: 1; }
     """
 
     def compose(self) -> ComposeResult:
