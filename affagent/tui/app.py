@@ -52,7 +52,7 @@ class ChatApp(App[None]):
     TITLE = "affagent"
     CSS_PATH = "app.tcss"
     ENABLE_COMMAND_PALETTE = False
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
+    HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012 - Textual declares it as a plain attribute
         (0, "-narrow"),
         (90, "-normal"),
         (130, "-wide"),
