@@ -103,7 +103,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--persona", default="calm-counsellor")
     ap.add_argument("--max-tokens", type=int, default=32)
-    ap.add_argument("--estimator", default="keyword")
+    ap.add_argument("--estimator", default="keywords")
     ap.add_argument("--classifier", default="none")
     ap.add_argument("--selector", default="none")
     args = ap.parse_args()

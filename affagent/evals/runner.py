@@ -32,7 +32,7 @@ from affagent.affect.dynamics import DynamicsSpec, step
 from affagent.affect.personality import Personality, TransitionWeights, target
 from affagent.affect.state import AffectState
 from affagent.affect.vad import VAD
-from affagent.errors import ConfigError, SessionNotFound
+from affagent.errors import BackendError, ConfigError, SessionNotFound
 from affagent.evals.metrics import MetricParams
 from affagent.evals.protocol import PhaseRoles
 from affagent.evals.protocol import Protocol as ProtocolFile
@@ -95,6 +95,7 @@ class RunPlan:
     generation: dict[str, Any] = field(default_factory=dict)
     roles: PhaseRoles | None = None
     concurrency: int = 1
+    retries: int = 2
     params: MetricParams = field(default_factory=MetricParams)
 
     @property
@@ -164,6 +165,7 @@ def _vad(est: Any) -> dict[str, float]:
 def row_from_trace(
     trace: TurnTrace, *, condition: str, seed: int, phase: str, w: TransitionWeights,
     ms: float | None = None,
+    attempts: int = 1,
 ) -> TurnRow:
     x = trace.user_estimate.vad
     top = trace.emotions.top(1) if trace.emotions is not None else []
@@ -183,6 +185,7 @@ def row_from_trace(
         strategy=None if trace.strategy is None else trace.strategy.strategy,
         emotion=top[0][0] if top else None,
         ms=ms if ms is not None else (sum(trace.timings_ms.values()) or None),
+        attempts=attempts,
     )
 
 
@@ -190,6 +193,30 @@ def _append(path: Path, row: TurnRow) -> None:
     with path.open("a", encoding="utf-8") as fh:
         fh.write(row.model_dump_json() + "\n")
         fh.flush()
+
+
+async def _respond(agent: AgentLike, text: str, sid: str, retries: int) -> tuple[Any, int]:
+    """``agent.respond`` with up to ``retries`` retries on a backend failure (nothing was
+    stored, so a retry is safe). Each retry samples with a shifted seed, since the same seed
+    would give the same failed reply (a small model may stop at once, for example); the shift
+    is deterministic, so a resumed run replays it."""
+    cfg = getattr(agent, "config", None)
+    gen = getattr(cfg, "generation", None)
+    try:
+        for attempt in range(retries + 1):
+            try:
+                return await agent.respond(text, sid), attempt + 1
+            except BackendError:
+                if attempt == retries or cfg is None or gen is None:
+                    raise
+                seed = (gen.seed or 0) + 7919 * (attempt + 1)
+                agent.config = cfg.model_copy(  # type: ignore[attr-defined]
+                    update={"generation": gen.model_copy(update={"seed": seed})}
+                )
+        raise AssertionError("unreachable")
+    finally:
+        if cfg is not None:
+            agent.config = cfg  # type: ignore[attr-defined]
 
 
 async def _run_one(
@@ -233,7 +260,7 @@ async def _run_one(
     progress(min(len(rows), len(turns)))
     for i in range(len(rows), len(turns)):
         t0 = time.perf_counter()
-        res = await agent.respond(turns[i].user, sid)
+        res, attempts = await _respond(agent, turns[i].user, sid, plan.retries)
         ms = (time.perf_counter() - t0) * 1000.0
         trace: TurnTrace = res.trace
         if trace.turn != i + 1:
@@ -243,7 +270,7 @@ async def _run_one(
         _append(
             path,
             row_from_trace(trace, condition=str(cond), seed=seed, phase=turns[i].phase, w=w,
-                           ms=ms),
+                           ms=ms, attempts=attempts),
         )
         progress(1)
 
