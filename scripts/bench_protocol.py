@@ -56,7 +56,10 @@ def maybe_server(args: argparse.Namespace) -> Iterator[str | None]:
         return
     from tests._servers import llama_server  # the backends' test helper
 
-    with llama_server(default_gguf(), n_threads=args.n_threads) as srv:
+    # llama-cpp-python's server interrupts a running request when a new one arrives unless
+    # told otherwise; concurrent clients would then get empty replies
+    with llama_server(default_gguf(), n_threads=args.n_threads,
+                      extra_args=["--interrupt_requests", "False"]) as srv:
         yield srv.base_url
 
 

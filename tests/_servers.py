@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -40,7 +40,7 @@ class LlamaServer:
 @contextlib.contextmanager
 def llama_server(
     model: str, *, n_ctx: int = 2048, n_threads: int | None = None, startup_s: float = 120.0,
-    log_dir: Path | None = None,
+    log_dir: Path | None = None, extra_args: Sequence[str] = (),
 ) -> Iterator[LlamaServer]:
     """Start ``python -m llama_cpp.server`` on a free port, wait until ``/v1/models`` answers,
     stop it afterwards (SIGTERM, then SIGKILL)."""
@@ -50,6 +50,7 @@ def llama_server(
            "--port", str(port), "--n_ctx", str(n_ctx), "--verbose", "False"]
     if n_threads:
         cmd += ["--n_threads", str(n_threads)]
+    cmd += list(extra_args)  # e.g. ["--interrupt_requests", "False"] for concurrent clients
     with log.open("wb") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}/v1"
