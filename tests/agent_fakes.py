@@ -29,8 +29,11 @@ class FakeBackend:
 
     name = "fake"
 
-    def __init__(self, fail: str | None = None, delay: float = 0.0, **kw: Any) -> None:
+    def __init__(
+        self, fail: str | None = None, delay: float = 0.0, echo_prefill: bool = True, **kw: Any
+    ) -> None:
         self.fail = fail
+        self.echo_prefill = echo_prefill
         self.delay = delay
         self.calls: list[tuple[list[ChatMessage], GenerationParams]] = []
         self.closed = False
@@ -52,7 +55,10 @@ class FakeBackend:
         if self.fail == "empty":
             return ""
         await asyncio.sleep(self.delay)
-        return self._reply(messages)
+        body = self._reply(messages)
+        if params.prefill and self.echo_prefill:  # the backends' contract
+            return params.prefill + " " + body
+        return body
 
     async def stream(
         self, messages: Sequence[ChatMessage], params: GenerationParams
@@ -61,13 +67,17 @@ class FakeBackend:
         if self.fail == "down":
             raise BackendError("fake backend is down")
         words = self._reply(messages).split(" ")
+        if params.prefill and self.echo_prefill:
+            yield params.prefill[:3]  # split across deltas, as a real tokenizer may
+            yield params.prefill[3:]
+            words[0] = " " + words[0]
         for i, w in enumerate(words):
             if self.fail == "midstream" and i == 2:
                 raise BackendError("stream broke")
             if self.fail == "slow" and i == 1:
                 await asyncio.sleep(30)
             await asyncio.sleep(self.delay)
-            yield w if i == 0 else " " + w
+            yield w if i == 0 else " " + w  # the first word carries its own space
 
     async def aclose(self) -> None:
         self.closed = True

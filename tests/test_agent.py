@@ -121,14 +121,24 @@ async def test_prefill_opener_is_part_of_the_reply() -> None:
     assert stored.reply == r.reply
 
 
-async def test_stream_yields_tokens_then_done_and_matches_stored_reply() -> None:
+@pytest.mark.parametrize("echo", [True, False])
+async def test_stream_yields_tokens_then_done_and_matches_stored_reply(echo: bool) -> None:
+    """Backends yield the prefill first (their contract); one that does not still gets the
+    opener in front exactly once."""
     agent = make(injection="prefill")
+    agent._backend = FakeBackend(echo_prefill=echo)
     events = [ev async for ev in agent.stream("Hello there")]
     assert [e.kind for e in events][-1] == "done" and all(e.kind == "token" for e in events[:-1])
     result = events[-1].result
     assert result is not None
-    assert "".join(e.text for e in events[:-1]) == result.reply
+    streamed = "".join(e.text for e in events[:-1])
+    assert streamed == result.reply
+    opener = result.trace.prompt_sections["prefill"]
+    assert streamed.startswith(opener + " ") and streamed.count(opener) == 1
     assert agent.store.turns(result.session_id)[0].reply == result.reply
+    r = await agent.respond("Hello there")
+    own = r.trace.prompt_sections["prefill"]
+    assert r.reply.startswith(own + " ") and r.reply.count(own) == 1
 
 
 async def test_stream_cancelled_stores_nothing() -> None:
@@ -329,3 +339,27 @@ async def test_runnable_async() -> None:
     sid = msg.response_metadata["session_id"]
     chunks = [c async for c in runnable.astream("again", {"configurable": {"session_id": sid}})]
     assert chunks[-1].response_metadata["turn"] == 2
+
+
+async def test_with_the_scripted_backend_tone_follows_state() -> None:
+    """The real ScriptedBackend reads the V= we inject: a furious agent sounds negative."""
+    from affagent.backends import ScriptedBackend
+
+    agent = Agent(
+        AgentConfig(backend="scripted", database_url="sqlite://", classifier="none",
+                    selector="none", persona="anxious-novice", dynamics="stateless"),
+        backend=ScriptedBackend(),
+        estimator=FixedEstimator(-1.0, 0.8, -0.5),
+    )
+    r = await agent.respond("You ruined everything, I hate this exam")
+    assert r.state["V"] < -0.25
+    assert any(w in r.reply for w in ("upset", "uneasy", "troubles", "frustrated"))
+    happy = Agent(
+        AgentConfig(backend="scripted", database_url="sqlite://", classifier="none",
+                    selector="none", dynamics="stateless"),
+        backend=ScriptedBackend(),
+        estimator=FixedEstimator(0.9, 0.3, 0.3),
+    )
+    r2 = await happy.respond("I passed the exam!")
+    assert r2.state["V"] > 0.25 and any(
+        w in r2.reply for w in ("glad", "wonderful", "Lovely", "delighted"))
