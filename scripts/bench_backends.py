@@ -48,6 +48,17 @@ def messages(i: int) -> list[ChatMessage]:
 
 async def one_stream(backend: Backend, i: int, params: GenerationParams,
                      count: Any) -> dict[str, float]:
+    """One streamed reply; also the event loop's worst stall meanwhile (a 10 ms ticker)."""
+    lag = 0.0
+
+    async def ticker() -> None:
+        nonlocal lag
+        while True:
+            t = time.perf_counter()
+            await asyncio.sleep(0.01)
+            lag = max(lag, time.perf_counter() - t - 0.01)
+
+    tick = asyncio.create_task(ticker())
     t0 = time.perf_counter()
     ttft = None
     parts: list[str] = []
@@ -56,11 +67,13 @@ async def one_stream(backend: Backend, i: int, params: GenerationParams,
             ttft = time.perf_counter() - t0
         parts.append(d)
     total = time.perf_counter() - t0
+    tick.cancel()
     tokens = count("".join(parts))
     ttft = ttft if ttft is not None else total
     decode_s = max(total - ttft, 1e-9)
     return {"ttft_s": ttft, "total_s": total, "tokens": tokens,
-            "decode_tok_s": max(tokens - 1, 0) / decode_s, "e2e_tok_s": tokens / total}
+            "decode_tok_s": max(tokens - 1, 0) / decode_s, "e2e_tok_s": tokens / total,
+            "loop_stall_ms": lag * 1000}
 
 
 def median(rows: list[dict[str, float]], key: str) -> float:
@@ -68,7 +81,9 @@ def median(rows: list[dict[str, float]], key: str) -> float:
 
 
 def summary(rows: list[dict[str, float]]) -> dict[str, float]:
-    return {k: median(rows, k) for k in ("ttft_s", "decode_tok_s", "e2e_tok_s", "tokens")}
+    out = {k: median(rows, k) for k in ("ttft_s", "decode_tok_s", "e2e_tok_s", "tokens")}
+    out["loop_stall_ms_max"] = round(max(r["loop_stall_ms"] for r in rows), 1)
+    return out
 
 
 async def bench_concurrent(backend: Backend, n: int, rounds: int, params: GenerationParams,
@@ -155,7 +170,8 @@ def main() -> None:
     if "embedded" in res:
         e = res["embedded"]
         print(f"embedded  load {res['embedded_load_s']:.2f} s  TTFT {e['ttft_s']:.3f} s  "
-              f"decode {e['decode_tok_s']:.1f} tok/s  end-to-end {e['e2e_tok_s']:.1f} tok/s")
+              f"decode {e['decode_tok_s']:.1f} tok/s  end-to-end {e['e2e_tok_s']:.1f} tok/s  "
+              f"worst event-loop stall {e['loop_stall_ms_max']:.0f} ms")
     if "server" in res:
         s = res["server"]
         print(f"server    start {res['server_start_s']:.2f} s  TTFT {s['ttft_s']:.3f} s  "
