@@ -55,10 +55,13 @@ def llama_server(
     n_threads: int | None = None,
     startup_s: float = 120.0,
     log_dir: Path | None = None,
+    interrupt_requests: bool = False,
 ) -> Iterator[LlamaServer]:
     """Start ``python -m llama_cpp.server`` on a free port, wait until ``/v1/models`` answers,
     stop it afterwards (SIGTERM, then SIGKILL). ``model`` defaults to the embedded default GGUF;
-    the server's output goes to a log file (named in errors)."""
+    the server's output goes to a log file (named in errors). ``interrupt_requests`` is off, so
+    concurrent clients queue instead of cancelling each other's streams (the server's default
+    is to interrupt the running request when a new one arrives)."""
     if model is None:
         from affagent.backends._embedded import default_gguf_path
 
@@ -66,7 +69,8 @@ def llama_server(
     port = free_port()
     log = (log_dir or Path(tempfile.gettempdir())) / f"affagent_llama_server_{port}.log"
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", model, "--host", "127.0.0.1",
-           "--port", str(port), "--n_ctx", str(n_ctx), "--verbose", "False"]
+           "--port", str(port), "--n_ctx", str(n_ctx), "--verbose", "False",
+           "--interrupt_requests", str(interrupt_requests)]
     if n_threads:
         cmd += ["--n_threads", str(n_threads)]
     with log.open("wb") as fh:
