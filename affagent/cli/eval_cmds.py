@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from affagent.cli import eval_perception, eval_strategy
+from affagent.cli import eval_perception, eval_safety, eval_strategy
 
 eval_app = typer.Typer(
     help="Evaluate components on a data file (same format as the shipped data sets).",
@@ -16,6 +16,7 @@ eval_app = typer.Typer(
 )
 eval_perception.register(eval_app)
 eval_strategy.register(eval_app)
+eval_safety.register(eval_app)
 
 
 def register(app: typer.Typer) -> None:
