@@ -27,22 +27,22 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from affagent.perception.data import (  # noqa: E402
+from affagent.perception.data import (
     EMPATHETIC_LABELS,
     GOEMOTIONS_LABELS,
     read_emobank,
     read_empathetic,
     read_goemotions,
 )
-from affagent.perception.encoder import Encoder  # noqa: E402
-from affagent.perception.metrics import (  # noqa: E402
+from affagent.perception.encoder import Encoder
+from affagent.perception.metrics import (
     accuracy_at_k,
     decide,
     macro_f1,
     pearson,
     tune_thresholds,
 )
-from affagent.perception.model import Head, save_weights  # noqa: E402
+from affagent.perception.model import Head, save_weights
 
 
 def sample(xs: list, n: int | None, seed: int = 0) -> list:

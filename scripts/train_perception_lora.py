@@ -39,14 +39,19 @@ import numpy as np
 import torch
 from torch import nn
 
-GOEMOTIONS = ("admiration amusement anger annoyance approval caring confusion curiosity desire "
-              "disappointment disapproval disgust embarrassment excitement fear gratitude grief "
-              "joy love nervousness optimism pride realization relief remorse sadness surprise "
-              "neutral").split()
-EMPATHETIC = ("afraid angry annoyed anticipating anxious apprehensive ashamed caring confident "
-              "content devastated disappointed disgusted embarrassed excited faithful furious "
-              "grateful guilty hopeful impressed jealous joyful lonely nostalgic prepared proud "
-              "sad sentimental surprised terrified trusting").split()
+GOEMOTIONS = [
+    "admiration", "amusement", "anger", "annoyance", "approval", "caring", "confusion",
+    "curiosity", "desire", "disappointment", "disapproval", "disgust", "embarrassment",
+    "excitement", "fear", "gratitude", "grief", "joy", "love", "nervousness", "optimism",
+    "pride", "realization", "relief", "remorse", "sadness", "surprise", "neutral",
+]
+EMPATHETIC = [
+    "afraid", "angry", "annoyed", "anticipating", "anxious", "apprehensive", "ashamed",
+    "caring", "confident", "content", "devastated", "disappointed", "disgusted", "embarrassed",
+    "excited", "faithful", "furious", "grateful", "guilty", "hopeful", "impressed", "jealous",
+    "joyful", "lonely", "nostalgic", "prepared", "proud", "sad", "sentimental", "surprised",
+    "terrified", "trusting",
+]
 LORA_TARGETS = ("attention.self.query", "attention.self.key", "attention.self.value",
                 "attention.output.dense", "intermediate.dense", "output.dense")
 
@@ -103,7 +108,8 @@ class LoRALinear(nn.Module):
         super().__init__()
         self.base = base
         self.scale = alpha / rank
-        self.lora_A = nn.Parameter(torch.randn(rank, base.in_features) / math.sqrt(base.in_features))
+        fan_in = base.in_features
+        self.lora_A = nn.Parameter(torch.randn(rank, fan_in) / math.sqrt(fan_in))
         self.lora_B = nn.Parameter(torch.zeros(base.out_features, rank))
         self.drop = nn.Dropout(dropout)
 
@@ -331,10 +337,9 @@ def merged_encoder(tensors: dict[str, np.ndarray], enc_dir: Path, cfg: dict, dev
 
 
 def fit_ed(x, y, groups, folds=5):
+    from joblib import Parallel, delayed
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
-
-    from joblib import Parallel, delayed
 
     def one(c, tr, te):
         mu_, sd_ = x[tr].mean(0), x[tr].std(0) + 1e-6

@@ -48,7 +48,7 @@ def test_goemotions(tmp_path: Path) -> None:
     assert rows[0].labels == ("love", "joy") and rows[1].labels == ("neutral",)
     assert len(GOEMOTIONS_LABELS) == 28
     (tmp_path / "bad.tsv").write_text("just text\n")
-    with pytest.raises(DataFormatError, match="bad.tsv.*label ids"):
+    with pytest.raises(DataFormatError, match=r"bad\.tsv.*label ids"):
         read_goemotions(tmp_path / "bad.tsv")
     (tmp_path / "oob.tsv").write_text("t\t28\tx\n")
     with pytest.raises(DataFormatError, match="out of range"):

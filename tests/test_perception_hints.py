@@ -52,9 +52,9 @@ def test_entry_point_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_unknown_names() -> None:
-    with pytest.raises(ConfigError, match="unknown classifier 'nope'.*goemotions"):
+    with pytest.raises(ConfigError, match=r"unknown classifier 'nope'.*goemotions"):
         load_classifier("nope")
-    with pytest.raises(ConfigError, match="unknown estimator 'nope'.*lexicon"):
+    with pytest.raises(ConfigError, match=r"unknown estimator 'nope'.*lexicon"):
         load_estimator("nope")
 
 

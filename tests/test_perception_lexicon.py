@@ -23,10 +23,10 @@ def test_mean_of_known_words_and_coverage(lexicon: Path) -> None:
     est = load_estimator("lexicon", path=lexicon)
     happy, mixed, unknown, empty = est.estimate(["Happy!", "happy sad dog cat", "zzz", "  "])
     assert (happy.V, happy.A, happy.D, happy.confidence) == (1.0, 0.5, 0.0, 1.0)
-    assert mixed.V == pytest.approx(0.0) and mixed.confidence == pytest.approx(0.5)
+    assert pytest.approx(0.0) == mixed.V and mixed.confidence == pytest.approx(0.5)
     assert unknown.confidence == 0.0 and unknown.V == 0.0
     assert empty.confidence == 0.0
-    assert est.estimate(["I don't"])[0].V == pytest.approx(-0.2)
+    assert pytest.approx(-0.2) == est.estimate(["I don't"])[0].V
 
 
 def test_env_var_and_missing(lexicon: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -35,7 +35,8 @@ def test_protocols_and_valence_order(model: PerceptionModel) -> None:
 
 def test_bad_input_never_raises(model: PerceptionModel) -> None:
     est, clf = load_estimator(), load_classifier()
-    texts = ["", "   \n\t", "😭😭😭", "Je suis tellement triste aujourd'hui", "狗死了", "word " * 2000]
+    texts = ["", "   \n\t", "😭😭😭", "Je suis tellement triste aujourd'hui", "狗死了",
+             "word " * 2000]
     vads = est.estimate(texts)
     assert vads[0].confidence == vads[1].confidence == 0.0 and vads[0].vad.as_tuple() == (0, 0, 0)
     assert all(v.confidence == 1.0 for v in vads[2:])

@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
         kw: dict[str, Any] = {"path": lexicon} if estimator == "lexicon" and lexicon else {}
         est = load_estimator(estimator, **kw)
         texts = [it.text for it in items]
-        preds = []
+        preds: list[tuple[float, float, float]] = []
         for i in _chunks(len(texts), batch_size, f"vad[{estimator}]"):
             preds.extend(e.vad.as_tuple() for e in est.estimate(texts[i : i + batch_size]))
         p = np.array(preds)

@@ -50,7 +50,7 @@ def _resolve(target: str) -> Callable[..., Any]:
     obj: Any = importlib.import_module(module)
     for part in attr.split("."):
         obj = getattr(obj, part)
-    return obj  # type: ignore[no-any-return]
+    return obj
 
 
 def classifier_names() -> list[str]:

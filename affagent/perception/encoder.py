@@ -220,7 +220,7 @@ class Encoder:
         for i, text in enumerate(texts):
             n = int(lengths[i])
             offs = [tuple(o) for o in offsets[i][:n]]
-            words = group_words(text, offs)  # type: ignore[arg-type]
+            words = group_words(text, offs)
             last_end = max((e for _, e in offs), default=0)
             truncated = last_end < len(text.rstrip())
             out.append(
