@@ -14,8 +14,9 @@ from affagent.persona import load_persona
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "affagent", *args], capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "affagent", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_help() -> None:
@@ -37,8 +38,17 @@ def test_personas_list_and_show() -> None:
 @pytest.mark.parametrize("dyn", ["stateless", "first:0.3", "second:0.8"])
 def test_state_simulate_json(dyn: str) -> None:
     imp = "-0.8,0.6,0.2;-0.8,0.6,0.2;0,0,0;0.5,0.1,0"
-    r = run("state", "simulate", "--persona", "calm-counsellor", "--dynamics", dyn,
-            "--impulses", imp, "--json")
+    r = run(
+        "state",
+        "simulate",
+        "--persona",
+        "calm-counsellor",
+        "--dynamics",
+        dyn,
+        "--impulses",
+        imp,
+        "--json",
+    )
     assert r.returncode == 0, r.stderr
     traj = json.loads(r.stdout.strip().splitlines()[-1])["trajectory"]
     p = load_persona("calm-counsellor")
@@ -47,13 +57,16 @@ def test_state_simulate_json(dyn: str) -> None:
     assert traj == expect
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["state", "simulate", "--impulses", "1,2"], "three numbers"),
-    (["state", "simulate", "--impulses", "0,0,0", "--dynamics", "fourth:2"], "accepted forms"),
-    (["state", "simulate", "--impulses", "0,0,5"], "outside"),
-    (["state", "simulate", "--impulses", "0,0,0", "--persona", "nobody"], "unknown persona"),
-    (["personas", "show", "nobody"], "unknown persona"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["state", "simulate", "--impulses", "1,2"], "three numbers"),
+        (["state", "simulate", "--impulses", "0,0,0", "--dynamics", "fourth:2"], "accepted forms"),
+        (["state", "simulate", "--impulses", "0,0,5"], "outside"),
+        (["state", "simulate", "--impulses", "0,0,0", "--persona", "nobody"], "unknown persona"),
+        (["personas", "show", "nobody"], "unknown persona"),
+    ],
+)
 def test_bad_arguments_one_line_exit_2(args: list[str], needle: str) -> None:
     r = run(*args)
     assert r.returncode == 2

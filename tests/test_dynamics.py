@@ -15,8 +15,14 @@ from affagent.errors import ConfigError
 unit = st.floats(min_value=-1.0, max_value=1.0, allow_nan=False)
 anyfloat = st.floats(allow_nan=True, allow_infinity=True)
 trait = st.floats(min_value=0.0, max_value=1.0)
-personalities = st.builds(Personality, openness=trait, conscientiousness=trait,
-                          extraversion=trait, agreeableness=trait, neuroticism=trait)
+personalities = st.builds(
+    Personality,
+    openness=trait,
+    conscientiousness=trait,
+    extraversion=trait,
+    agreeableness=trait,
+    neuroticism=trait,
+)
 specs = st.one_of(
     st.just("stateless"),
     st.floats(min_value=0.01, max_value=1.0).map(lambda a: f"first:{a}"),
@@ -27,7 +33,9 @@ impulse_seqs = st.lists(st.builds(VAD, anyfloat, anyfloat, anyfloat), min_size=1
 
 @settings(max_examples=300, deadline=None)
 @given(impulse_seqs, personalities, specs, st.one_of(st.none(), st.floats(0, 1e7)))
-def test_state_bounded_and_finite(xs: list[VAD], p: Personality, spec: str, dt: float | None) -> None:
+def test_state_bounded_and_finite(
+    xs: list[VAD], p: Personality, spec: str, dt: float | None
+) -> None:
     s = AffectState.at_rest(p.resting())
     for x in xs:
         s = step(s, x, p, spec, elapsed_s=dt)
@@ -50,8 +58,11 @@ def test_neutral_input_converges_to_rest(pre: list[VAD], p: Personality, spec: s
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.builds(VAD, unit, unit, unit), min_size=1, max_size=30), personalities,
-       st.floats(min_value=0.01, max_value=1.0))
+@given(
+    st.lists(st.builds(VAD, unit, unit, unit), min_size=1, max_size=30),
+    personalities,
+    st.floats(min_value=0.01, max_value=1.0),
+)
 def test_first_order_never_overshoots(xs: list[VAD], p: Personality, alpha: float) -> None:
     from affagent.affect.personality import target
 
@@ -75,8 +86,12 @@ def test_deterministic(xs: list[VAD], p: Personality, spec: str) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.builds(VAD, unit, unit, unit), st.builds(VAD, st.floats(-3, 3), st.floats(-3, 3),
-       st.floats(-3, 3)), st.one_of(st.none(), st.floats(0, 2e9)), st.integers(0, 10**6))
+@given(
+    st.builds(VAD, unit, unit, unit),
+    st.builds(VAD, st.floats(-3, 3), st.floats(-3, 3), st.floats(-3, 3)),
+    st.one_of(st.none(), st.floats(0, 2e9)),
+    st.integers(0, 10**6),
+)
 def test_json_round_trip_exact(v: VAD, vel: VAD, ts: float | None, turns: int) -> None:
     s = AffectState(v, vel, ts, turns)
     back = AffectState.from_json(s.to_json())
@@ -110,8 +125,11 @@ def _area_and_lag(spec: str) -> tuple[float, int]:
     area = sum(abs(s.vad.v - target(x, w).v) for s, x in zip(states[8:], xs[8:], strict=True))
     # lag: turns after the down-step until valence first covers half the step
     half = w.rest.v + 0.5 * (target(xs[8], w).v - w.rest.v)
-    lag = next(i for i, s in enumerate(states[8:16], 1) if s.vad.v <= half) if any(
-        s.vad.v <= half for s in states[8:16]) else 99
+    lag = (
+        next(i for i, s in enumerate(states[8:16], 1) if s.vad.v <= half)
+        if any(s.vad.v <= half for s in states[8:16])
+        else 99
+    )
     return area, lag
 
 
@@ -147,15 +165,34 @@ def test_elapsed_time_decays_toward_rest() -> None:
     assert soon.vad.v < -0.85
 
 
-@pytest.mark.parametrize("bad", ["", "first", "first:0", "first:1.5", "second:1", "second:x",
-                                 "third:0.2", "stateless:0.3", "second:0.5:0.9", "first:nan"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "first",
+        "first:0",
+        "first:1.5",
+        "second:1",
+        "second:x",
+        "third:0.2",
+        "stateless:0.3",
+        "second:0.5:0.9",
+        "first:nan",
+    ],
+)
 def test_bad_dynamics_strings(bad: str) -> None:
-    with pytest.raises(ConfigError, match="stateless|needs"):
+    with pytest.raises(ConfigError, match=r"stateless|needs"):
         parse_dynamics(bad)
 
 
-@pytest.mark.parametrize("good,canon", [("stateless", "stateless"), ("first:0.30", "first:0.3"),
-                                        ("SECOND:0.8", "second:0.8"),
-                                        ("second:0.8:0.05", "second:0.8:0.05")])
+@pytest.mark.parametrize(
+    "good,canon",
+    [
+        ("stateless", "stateless"),
+        ("first:0.30", "first:0.3"),
+        ("SECOND:0.8", "second:0.8"),
+        ("second:0.8:0.05", "second:0.8:0.05"),
+    ],
+)
 def test_dynamics_canonical(good: str, canon: str) -> None:
     assert str(parse_dynamics(good)) == canon

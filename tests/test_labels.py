@@ -42,3 +42,14 @@ def test_describe() -> None:
     assert describe(VAD()) == "calm and neutral"
     words = describe(VAD(-0.6, 0.5, 0.2), VAD(0.1, 0.0, 0.0))
     assert "calming down" in words
+
+
+def test_describe_uses_everyday_words() -> None:
+    from affagent.affect.labels import DESCRIPTIVE_TERMS, prototypes
+
+    assert {p.term for p in prototypes()} >= DESCRIPTIVE_TERMS
+    for v in (-0.8, -0.4, 0.2, 0.5, 0.9):
+        for a in (-0.6, 0.0, 0.6):
+            words = describe(VAD(v, a, 0.1))
+            assert "reprehensible" not in words and "sinful" not in words
+    assert describe(VAD(-0.9, 0.6, 0.3)).startswith("strongly")

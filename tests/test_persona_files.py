@@ -22,13 +22,16 @@ def test_out_of_range_trait_names_file_field_and_range(tmp_path: Path) -> None:
     assert str(f) in msg and "traits.neuroticism" in msg and "between 0 and 1" in msg
 
 
-@pytest.mark.parametrize("body,needle", [
-    ("name: X\nstyle: s\ntraits: {}\ncolour: red\n", "colour: unknown field"),
-    ("name: X\ntraits: {}\n", "style"),
-    ("name: X\nstyle: s\ntraits: {}\ndynamics: wobbly\n", "dynamics"),
-    ("- just\n- a list\n", "mapping"),
-    ("name: [unclosed\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "body,needle",
+    [
+        ("name: X\nstyle: s\ntraits: {}\ncolour: red\n", "colour: unknown field"),
+        ("name: X\ntraits: {}\n", "style"),
+        ("name: X\nstyle: s\ntraits: {}\ndynamics: wobbly\n", "dynamics"),
+        ("- just\n- a list\n", "mapping"),
+        ("name: [unclosed\n", "not valid YAML"),
+    ],
+)
 def test_malformed_persona_files(tmp_path: Path, body: str, needle: str) -> None:
     with pytest.raises(ConfigError, match=needle):
         load_persona(str(_write(tmp_path, body)))

@@ -15,8 +15,18 @@ def _with(p: Personality, **kw: float) -> Personality:
     return p.model_copy(update=kw)
 
 
-@given(st.builds(Personality, openness=trait, conscientiousness=trait, extraversion=trait,
-                 agreeableness=trait, neuroticism=trait), trait, trait)
+@given(
+    st.builds(
+        Personality,
+        openness=trait,
+        conscientiousness=trait,
+        extraversion=trait,
+        agreeableness=trait,
+        neuroticism=trait,
+    ),
+    trait,
+    trait,
+)
 def test_neuroticism_lowers_valence_raises_arousal(p: Personality, n1: float, n2: float) -> None:
     lo, hi = sorted((n1, n2))
     if hi - lo < 1e-6:
@@ -30,9 +40,21 @@ def test_neuroticism_lowers_valence_raises_arousal(p: Personality, n1: float, n2
     assert wb.spring < wa.spring and wb.half_life_s > wa.half_life_s
 
 
-@given(st.builds(Personality, openness=trait, conscientiousness=trait, extraversion=trait,
-                 agreeableness=trait, neuroticism=trait), trait, trait)
-def test_extraversion_raises_dominance_and_arousal_gain(p: Personality, e1: float, e2: float) -> None:
+@given(
+    st.builds(
+        Personality,
+        openness=trait,
+        conscientiousness=trait,
+        extraversion=trait,
+        agreeableness=trait,
+        neuroticism=trait,
+    ),
+    trait,
+    trait,
+)
+def test_extraversion_raises_dominance_and_arousal_gain(
+    p: Personality, e1: float, e2: float
+) -> None:
     lo, hi = sorted((e1, e2))
     if hi - lo < 1e-6:
         return
@@ -56,12 +78,16 @@ def test_average_personality_rests_at_origin() -> None:
 def test_persona_resting_point_matches_formula(stem: str) -> None:
     p = load_persona(stem)
     t = p.traits
-    o, c, e, ag, n = (2 * x - 1 for x in (t.openness, t.conscientiousness, t.extraversion,
-                                          t.agreeableness, t.neuroticism))
+    o, c, e, ag, n = (
+        2 * x - 1
+        for x in (t.openness, t.conscientiousness, t.extraversion, t.agreeableness, t.neuroticism)
+    )
     s = -n
-    expect = VAD(0.21 * e + 0.59 * ag + 0.19 * s,
-                 0.15 * o + 0.30 * ag - 0.57 * s,
-                 0.25 * o + 0.17 * c + 0.60 * e - 0.32 * ag).clamped()
+    expect = VAD(
+        0.21 * e + 0.59 * ag + 0.19 * s,
+        0.15 * o + 0.30 * ag - 0.57 * s,
+        0.25 * o + 0.17 * c + 0.60 * e - 0.32 * ag,
+    ).clamped()
     got = t.resting()
     assert got == pytest.approx(expect)  # type: ignore[comparison-overlap]
 

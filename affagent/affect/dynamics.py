@@ -79,9 +79,7 @@ def parse_dynamics(text: str) -> DynamicsSpec:
         param = None if p is None else float(p)
         spring = None if k is None else float(k)
     except ValueError:
-        raise ConfigError(
-            f"unknown dynamics {text!r}; accepted forms: {ACCEPTED_FORMS}"
-        ) from None
+        raise ConfigError(f"unknown dynamics {text!r}; accepted forms: {ACCEPTED_FORMS}") from None
     if kind == "stateless":
         if param is not None:
             raise ConfigError(f"'stateless' takes no parameter; accepted forms: {ACCEPTED_FORMS}")

@@ -19,7 +19,6 @@ EmpatheticDialogues labels are mapped to their closest term in the table (:data:
 from __future__ import annotations
 
 import csv
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -32,21 +31,129 @@ from affagent.affect.vad import VAD
 #: their VAD location. Chosen by hand as the closest term in meaning.
 ALIASES: dict[str, str] = {
     # GoEmotions (27 + neutral)
-    "admiration": "impressed", "amusement": "happy", "anger": "angry",
-    "annoyance": "irritated", "approval": "cooperative", "caring": "kind",
-    "confusion": "confused", "curiosity": "curious", "desire": "interested",
-    "disappointment": "discouraged", "disapproval": "displeased", "disgust": "disgusted",
-    "embarrassment": "embarrassed", "excitement": "excited", "fear": "fearful",
-    "gratitude": "grateful", "grief": "anguished", "joy": "joyful", "love": "affectionate",
-    "nervousness": "anxious", "optimism": "hopeful", "pride": "proud", "realization": "alert",
-    "relief": "relaxed", "remorse": "regretful", "sadness": "sad", "surprise": "surprised",
+    "admiration": "impressed",
+    "amusement": "happy",
+    "anger": "angry",
+    "annoyance": "irritated",
+    "approval": "cooperative",
+    "caring": "kind",
+    "confusion": "confused",
+    "curiosity": "curious",
+    "desire": "interested",
+    "disappointment": "discouraged",
+    "disapproval": "displeased",
+    "disgust": "disgusted",
+    "embarrassment": "embarrassed",
+    "excitement": "excited",
+    "fear": "fearful",
+    "gratitude": "grateful",
+    "grief": "anguished",
+    "joy": "joyful",
+    "love": "affectionate",
+    "nervousness": "anxious",
+    "optimism": "hopeful",
+    "pride": "proud",
+    "realization": "alert",
+    "relief": "relaxed",
+    "remorse": "regretful",
+    "sadness": "sad",
+    "surprise": "surprised",
     # EmpatheticDialogues (32)
-    "afraid": "fearful", "annoyed": "irritated", "anticipating": "alert",
-    "apprehensive": "tense", "ashamed": "shamed", "confident": "secure", "content": "relaxed",
-    "devastated": "crushed", "disappointed": "discouraged", "faithful": "devoted",
-    "furious": "enraged", "jealous": "suspicious", "nostalgic": "quiet", "prepared": "capable",
-    "sentimental": "affectionate", "trusting": "secure",
+    "afraid": "fearful",
+    "annoyed": "irritated",
+    "anticipating": "alert",
+    "apprehensive": "tense",
+    "ashamed": "shamed",
+    "confident": "secure",
+    "content": "relaxed",
+    "devastated": "crushed",
+    "disappointed": "discouraged",
+    "faithful": "devoted",
+    "furious": "enraged",
+    "jealous": "suspicious",
+    "nostalgic": "quiet",
+    "prepared": "capable",
+    "sentimental": "affectionate",
+    "trusting": "secure",
 }
+
+
+#: The everyday words :func:`describe` uses in prompts: a curated subset of the table that covers
+#: every octant of VAD space, leaving out terms whose everyday meaning misleads in a prompt
+#: ("reprehensible", "sinful", "insolent", "hungry"...). :func:`mixture` still uses all 151.
+DESCRIPTIVE_TERMS: frozenset[str] = frozenset(
+    [
+        "excited",
+        "joyful",
+        "happy",
+        "proud",
+        "inspired",
+        "interested",
+        "hopeful",
+        "triumphant",
+        "bold",
+        "surprised",
+        "fascinated",
+        "grateful",
+        "loved",
+        "impressed",
+        "curious",
+        "relaxed",
+        "secure",
+        "untroubled",
+        "carefree",
+        "quiet",
+        "angry",
+        "hostile",
+        "irritated",
+        "frustrated",
+        "defiant",
+        "contemptuous",
+        "scornful",
+        "suspicious",
+        "fearful",
+        "distressed",
+        "embarrassed",
+        "upset",
+        "confused",
+        "tense",
+        "insecure",
+        "humiliated",
+        "helpless",
+        "troubled",
+        "anxious",
+        "disdainful",
+        "bored",
+        "uninterested",
+        "detached",
+        "skeptical",
+        "sad",
+        "depressed",
+        "lonely",
+        "discouraged",
+        "weary",
+        "listless",
+        "subdued",
+        "friendly",
+        "kind",
+        "cooperative",
+        "appreciative",
+        "thankful",
+        "alert",
+        "serious",
+        "reserved",
+        "solemn",
+        "displeased",
+        "dissatisfied",
+        "discontented",
+        "guilty",
+        "regretful",
+        "shy",
+        "timid",
+        "despairing",
+        "enraged",
+    ]
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,18 +178,20 @@ def prototypes() -> tuple[Prototype, ...]:
     )
 
 
-@lru_cache(maxsize=1)
-def _arrays() -> tuple[np.ndarray, np.ndarray, list[str]]:
-    ps = prototypes()
+@lru_cache(maxsize=4)
+def _arrays(vocabulary: frozenset[str] | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    ps = [p for p in prototypes() if vocabulary is None or p.term in vocabulary]
     mu = np.array([p.mean.as_tuple() for p in ps])
     sd = np.array([p.sd.as_tuple() for p in ps])
     return mu, sd, [p.term for p in ps]
 
 
-def mixture(x: VAD, top_k: int | None = 5) -> list[tuple[str, float]]:
-    """The soft mixture over named emotions at ``x``, most likely first (probabilities sum to
-    1 over the whole vocabulary; ``top_k=None`` returns all 151)."""
-    mu, sd, terms = _arrays()
+def mixture(
+    x: VAD, top_k: int | None = 5, vocabulary: frozenset[str] | None = None
+) -> list[tuple[str, float]]:
+    """The soft mixture over named emotions at ``x``, most likely first. Probabilities sum to 1
+    over the vocabulary (all 151 terms by default; ``top_k=None`` returns every term)."""
+    mu, sd, terms = _arrays(vocabulary)
     z = (np.array(x.as_tuple()) - mu) / sd
     loglik = -0.5 * (z * z).sum(axis=1) - np.log(sd).sum(axis=1)
     p = np.exp(loglik - loglik.max())
@@ -124,26 +233,27 @@ def expected_vad(distribution: dict[str, float]) -> VAD:
 
 
 def _intensity(norm: float) -> str:
-    if norm < 0.15:
-        return "barely"
-    if norm < 0.35:
+    if norm < 0.3:
+        return "slightly"
+    if norm < 0.55:
         return "mildly"
-    if norm < 0.6:
-        return "fairly"
+    if norm < 0.8:
+        return "clearly"
     return "strongly"
 
 
 def describe(state: VAD, velocity: VAD | None = None, top_k: int = 2) -> str:
-    """Plain words for a state, e.g. ``"mildly irritated and suspicious, calming down"``.
-
-    Near the origin the state reads as ``"calm and neutral"``.
+    """Plain words for a state, e.g. ``"mildly irritated and suspicious, calming down"``: the
+    intensity from the distance to neutral, the top terms of the mixture over
+    :data:`DESCRIPTIVE_TERMS`, the trend from the velocity. Near the origin the state reads as
+    ``"calm and neutral"``.
     """
     norm = state.norm()
     if norm < 0.12:
         words = "calm and neutral"
     else:
-        terms = [t for t, _ in mixture(state, top_k=top_k)]
-        words = f"{_intensity(norm / math.sqrt(3) * 1.7)} {' and '.join(terms)}"
+        terms = [t for t, _ in mixture(state, top_k=top_k, vocabulary=DESCRIPTIVE_TERMS)]
+        words = f"{_intensity(norm)} {' and '.join(terms)}"
     if velocity is not None:
         trend = _trend(state, velocity)
         if trend:

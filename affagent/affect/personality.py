@@ -7,8 +7,8 @@ All formulas work on *centred* traits ``t' = 2t − 1`` (0–1 scores → −1..
 stability ``S = −N'``. Using neuroticism instead of stability flips the sign and makes anxious
 characters calm and happy, a known bug in ALMA- and PELD-derived code.
 
-Resting mood (Mehrabian 1996, "Analysis of the Big-five Personality Factors in Terms of the PAD
-Temperament Model", Australian Journal of Psychology 48(2)):
+Resting mood (Mehrabian 1996, "Analysis of the Big-five Personality Factors in Terms of the
+PAD Temperament Model", Australian Journal of Psychology 48(2)):
 
     P = 0.21 E' + 0.59 Ag' + 0.19 S
     A = 0.15 O' + 0.30 Ag' − 0.57 S
@@ -16,8 +16,8 @@ Temperament Model", Australian Journal of Psychology 48(2)):
 
 clamped to −1..+1 (only extreme profiles reach the clamp).
 
-Transition weights (affagent's own, monotonic in each trait, documented in :class:`TransitionWeights`):
-how strongly each axis reacts to an impulse (gains, with a separate gain for negative valence so
+Transition weights (affagent's own, monotonic in each trait, see :class:`TransitionWeights`): how
+strongly each axis reacts to an impulse (gains, with a separate gain for negative valence so
 neuroticism amplifies bad news), how quickly the state moves away from rest and back towards it,
 how hard the second-order spring pulls back, and the half-life of the elapsed-time decay.
 """
@@ -75,18 +75,16 @@ class Personality(BaseModel):
 class TransitionWeights:
     """How a personality moves its state. On centred traits (see module docstring):
 
-    ======================  ==========================================  ===================================
-    weight                  formula                                     reading
-    ======================  ==========================================  ===================================
-    ``gain_pos`` (V > 0)    0.60 + 0.15 E' + 0.10 Ag'                   warm, outgoing people take in good news
-    ``gain_neg`` (V < 0)    0.60 + 0.25 N' + 0.05 Ag'                   neuroticism amplifies negative input
-    ``gain`` A              0.50 + 0.15 E' + 0.15 N'                    extraversion raises arousal gain
-    ``gain`` D              0.45 + 0.10 E' − 0.10 Ag'                   agreeable people yield
-    ``speed_away``          1 + 0.20 E' + 0.10 N'                       how fast the state leaves rest
-    ``speed_back``          1 − 0.30 N' + 0.10 E'                       how fast it returns (neurotic: slowly)
-    ``spring``              0.08 (1 − 0.5 N')                           second-order pull back to rest, per turn
-    ``half_life_s``         600 (1 + 0.5 N')                            elapsed-time decay toward rest (ALMA)
-    ======================  ==========================================  ===================================
+    - ``gain_pos`` (valence gain for V > 0) = 0.60 + 0.15 E' + 0.10 Ag':
+      warm, outgoing people take in good news;
+    - ``gain_neg`` (valence gain for V < 0) = 0.60 + 0.25 N' + 0.05 Ag':
+      neuroticism amplifies negative input;
+    - arousal gain = 0.50 + 0.15 E' + 0.15 N': extraversion raises arousal gain;
+    - dominance gain = 0.45 + 0.10 E' − 0.10 Ag': agreeable people yield;
+    - ``speed_away`` = 1 + 0.20 E' + 0.10 N': how fast the state leaves rest;
+    - ``speed_back`` = 1 − 0.30 N' + 0.10 E': how fast it returns (neurotic: slowly);
+    - ``spring`` = 0.08 (1 − 0.5 N'): second-order pull back to rest, per turn;
+    - ``half_life_s`` = 600 (1 + 0.5 N'): elapsed-time decay toward rest (ALMA).
 
     Every weight is positive over the whole trait range, so dynamics stay stable for any persona.
     """

@@ -6,7 +6,9 @@ import typer
 
 from affagent.cli._common import print_json
 
-personas_app = typer.Typer(help="List and inspect personas (personas/*.yaml).", no_args_is_help=True)
+personas_app = typer.Typer(
+    help="List and inspect personas (personas/*.yaml).", no_args_is_help=True
+)
 
 
 @personas_app.command("list")
@@ -14,18 +16,26 @@ def list_cmd(json_out: bool = typer.Option(False, "--json", help="Print one JSON
     """List the available personas with their resting mood."""
     from affagent.persona import list_personas, load_persona
 
-    rows = []
-    for stem in list_personas():
-        p = load_persona(stem)
-        rest = p.traits.resting()
-        rows.append({"id": stem, "name": p.name, "dynamics": p.dynamics, "rest": rest.to_dict()})
+    personas = [load_persona(stem) for stem in list_personas()]
     if json_out:
-        print_json({"personas": rows})
+        print_json(
+            {
+                "personas": [
+                    {
+                        "id": p.id,
+                        "name": p.name,
+                        "dynamics": p.dynamics,
+                        "rest": p.traits.resting().to_dict(),
+                    }
+                    for p in personas
+                ]
+            }
+        )
         return
-    for r in rows:
-        v, a, d = r["rest"]["V"], r["rest"]["A"], r["rest"]["D"]
+    for p in personas:
+        r = p.traits.resting()
         typer.echo(
-            f"{r['id']:<20} {r['name']:<26} {r['dynamics']:<12} rest V={v:+.2f} A={a:+.2f} D={d:+.2f}"
+            f"{p.id:<20} {p.name:<26} {p.dynamics:<12} rest V={r.v:+.2f} A={r.a:+.2f} D={r.d:+.2f}"
         )
 
 

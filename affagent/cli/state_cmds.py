@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from affagent.affect.vad import VAD
 from affagent.cli._common import fail, print_json
 
 state_app = typer.Typer(help="Inspect and simulate the affect dynamics.", no_args_is_help=True)
@@ -45,7 +46,6 @@ def simulate_cmd(
     """Print the state after each impulse, starting from the persona's resting mood."""
     from affagent.affect.dynamics import parse_dynamics, simulate
     from affagent.affect.labels import describe
-    from affagent.affect.vad import VAD
     from affagent.errors import ConfigError
     from affagent.persona import load_persona
 
@@ -60,13 +60,17 @@ def simulate_cmd(
     if json_out:
         print_json({"trajectory": traj})
         return
-    rest = p.traits.resting()
-    typer.echo(f"persona {p.id}, dynamics {spec}, rest V={rest.v:+.3f} A={rest.a:+.3f} D={rest.d:+.3f}")
+    typer.echo(f"persona {p.id}, dynamics {spec}, rest {_fmt(p.traits.resting(), 3)}")
     for i, (x, s) in enumerate(zip(xs, states, strict=True), 1):
-        typer.echo(
-            f"{i:>3}  in V={x.v:+.2f} A={x.a:+.2f} D={x.d:+.2f}  ->  "
-            f"V={s.vad.v:+.3f} A={s.vad.a:+.3f} D={s.vad.d:+.3f}  {describe(s.vad, s.velocity)}"
-        )
+        typer.echo(f"{i:>3}  in {_fmt(x, 2)}  ->  {_fmt(s.vad, 3)}  {describe(s.vad, s.velocity)}")
+
+
+def _fmt(x: VAD, digits: int) -> str:
+    """``V=+0.123 A=-0.200 D=+0.000`` (no negative zeros)."""
+    return " ".join(
+        f"{k}={(c if abs(c) >= 0.5 * 10**-digits else 0.0):+.{digits}f}"
+        for k, c in zip("VAD", x, strict=True)
+    )
 
 
 def register(app: typer.Typer) -> None:
