@@ -51,7 +51,7 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
         kind = e.get("type", "")
         if kind == "json_invalid":
             msg = f"invalid JSON ({e.get('ctx', {}).get('error', 'cannot parse')})"
-            where = "body"
+            where, param = "body", None
         elif kind == "extra_forbidden":
             msg = "unknown field"
         elif kind == "missing":

@@ -370,6 +370,15 @@ class AffagentService:
         self.metrics.turns.labels(outcome).inc()
         self.metrics.turn_latency.observe(time.perf_counter() - turn.t0)
 
+    async def _forget_new_session(self, turn: ChatTurn) -> None:
+        """A session this request created is removed when its first turn fails before the
+        client heard of it, so a failed request leaves nothing behind."""
+        if turn.created:
+            try:
+                await asyncio.to_thread(self.store.delete_session, turn.session_id, turn.tenant)
+            except AffagentError:
+                pass
+
     def _fail(self, exc: AffagentError) -> ApiError:
         err = from_affagent(exc)
         outcome = {409: "conflict", 502: "backend_error", 400: "invalid", 404: "invalid"}
@@ -387,8 +396,10 @@ class AffagentService:
                 )
         except ApiError as err:
             self.metrics.turns.labels("error" if err.status >= 500 else "invalid").inc()
+            await self._forget_new_session(turn)
             raise
         except AffagentError as exc:
+            await self._forget_new_session(turn)
             raise self._fail(exc) from None
         self._done(turn, result, decision.action if decision else "ok")
         return ChatCompletionResponse(
@@ -422,13 +433,16 @@ class AffagentService:
         try:
             first = await anext(events)
         except StopAsyncIteration:
-            await events.aclose()
+            await events.aclose()  # type: ignore[attr-defined]
+            await self._forget_new_session(turn)
             raise ApiError(502, "the backend produced nothing", "backend_error") from None
         except ApiError:
-            await events.aclose()
+            await events.aclose()  # type: ignore[attr-defined]
+            await self._forget_new_session(turn)
             raise
         except AffagentError as exc:
-            await events.aclose()
+            await events.aclose()  # type: ignore[attr-defined]
+            await self._forget_new_session(turn)
             raise self._fail(exc) from None
         return self._sse(turn, first, events, decision)
 
@@ -475,6 +489,7 @@ class AffagentService:
             raise AffagentError("the stream ended without a result; nothing was stored")
         except AffagentError as exc:
             # headers are sent: report in-band, as OpenAI and vLLM do; nothing was stored
+            finished = True
             err = self._fail(exc)
             yield b"data: " + json.dumps(err.body()).encode() + b"\n\n"
             yield b"data: [DONE]\n\n"
