@@ -106,7 +106,11 @@ async def chat_completions(
     return result
 
 
-@chat.get("/models", summary="The model name this server reports (for OpenAI clients)")
+@chat.get(
+    "/models",
+    responses=_errors(401),
+    summary="The model name this server reports (for OpenAI clients)",
+)
 async def models(svc: Svc, tenant: Tenant) -> dict[str, Any]:
     del tenant
     name = svc.settings.model_name
@@ -116,7 +120,9 @@ async def models(svc: Svc, tenant: Tenant) -> dict[str, Any]:
     }
 
 
-@sessions.get("/personas", summary="Persona names a session can be created with")
+@sessions.get(
+    "/personas", responses=_errors(401), summary="Persona names a session can be created with"
+)
 async def personas(tenant: Tenant) -> dict[str, Any]:
     del tenant
     return {"object": "list", "data": list_personas()}
