@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sys
@@ -107,6 +108,10 @@ def serve(
         None, "--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1"
     ),
     model: str | None = typer.Option(None, "--model", help="Model name on that server."),
+    backend_option: list[str] = typer.Option(
+        [], "--backend-option", help="KEY=VALUE for the backend (VALUE read as JSON if it "
+        "parses), repeatable, e.g. --backend-option timeout=30"
+    ),
     persona: str = typer.Option("calm-counsellor", "--persona", help="Default persona."),
     estimator: str = typer.Option("default", "--estimator", help="VAD estimator name."),
     classifier: str = typer.Option("goemotions", "--classifier", help="Classifier or none."),
@@ -150,8 +155,18 @@ def serve(
     problem = _port_free(host, port)
     if problem:
         fail(f"cannot listen on {host}:{port}: {problem}; choose another --port")
+    options: dict[str, Any] = {}
+    for item in backend_option:
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            fail(f"--backend-option wants KEY=VALUE, got {item!r}")
+        try:
+            options[k] = json.loads(v)
+        except json.JSONDecodeError:
+            options[k] = v
     settings = ServerSettings(
         database_url=database,
+        backend_options=options,
         backend=backend,
         base_url=base_url,
         model=model,

@@ -28,6 +28,9 @@ class ServerSettings(BaseModel):
     base_url: str | None = None
     model: str | None = None
     backend_api_key: str | None = None
+    backend_options: dict[str, Any] = Field(
+        default_factory=dict, description="extra keyword arguments for the backend"
+    )
     persona: str = "calm-counsellor"
     estimator: str = "default"
     classifier: str = "goemotions"
@@ -57,6 +60,7 @@ class ServerSettings(BaseModel):
             base_url=self.base_url,
             model=self.model,
             api_key=self.backend_api_key,
+            backend_options=self.backend_options,
             database_url=self.database_url,
             estimator=self.estimator,
             classifier=self.classifier,
