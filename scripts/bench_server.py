@@ -63,22 +63,50 @@ class Server:
         py = sys.executable
         out = subprocess.run(
             [py, "-m", "affagent", "keys", "create", "--tenant", "bench", "--json"],
-            env=self.env, capture_output=True, text=True, check=True, cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
         )
         self.key = json.loads(out.stdout.strip().splitlines()[-1])["key"]
         self.proc = subprocess.Popen(
-            [py, "-m", "affagent", "serve", "--backend", "scripted", "--estimator", "keywords",
-             "--classifier", "none", "--selector", "none", "--port", str(self.port),
-             "--workers", str(workers), "--log-level", "warning",
-             "--backend-option", f"delay_s={delay_ms / 1000}"],
-            env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            [
+                py,
+                "-m",
+                "affagent",
+                "serve",
+                "--backend",
+                "scripted",
+                "--estimator",
+                "keywords",
+                "--classifier",
+                "none",
+                "--selector",
+                "none",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+                "--log-level",
+                "warning",
+                "--backend-option",
+                f"delay_s={delay_ms / 1000}",
+            ],
+            env=self.env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
 
     def wait(self, timeout: float = 120) -> None:
         t_end = time.monotonic() + timeout
         while time.monotonic() < t_end:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.proc.stderr.read() if self.proc.stderr else ''}")
+                raise RuntimeError(
+                    f"server exited: {self.proc.stderr.read() if self.proc.stderr else ''}"
+                )
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
                     return
@@ -116,8 +144,11 @@ async def run_load(
         async def one_session(sid: str) -> None:
             ok_turns[sid] = 0
             for t in range(turns):
-                body = {"messages": [{"role": "user", "content": f"turn {t}: my day was odd"}],
-                        "user": sid, "stream": stream}
+                body = {
+                    "messages": [{"role": "user", "content": f"turn {t}: my day was odd"}],
+                    "user": sid,
+                    "stream": stream,
+                }
                 async with sem:
                     t0 = time.perf_counter()
                     try:
@@ -127,7 +158,9 @@ async def run_load(
                         errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
                         continue
                     dt = time.perf_counter() - t0
-                if r.status_code == 200 and (not stream or "[DONE]" in text and '"error"' not in text):
+                if r.status_code == 200 and (
+                    not stream or ("[DONE]" in text and '"error"' not in text)
+                ):
                     ok_turns[sid] += 1
                     latencies.append(dt)
                 else:
@@ -139,6 +172,7 @@ async def run_load(
         stored: dict[str, int] = {}
         for sid in ids:
             stored[sid] = (await c.get(f"/v1/sessions/{sid}")).json()["turns"]
+            await c.delete(f"/v1/sessions/{sid}")  # leave a shared database as found
     lost = sum(abs(stored[s] - ok_turns[s]) for s in ids)
     answered = sum(ok_turns.values())
     return {

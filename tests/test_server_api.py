@@ -88,7 +88,9 @@ async def test_chat_creates_session_and_continues_it(env: Env) -> None:
 
 
 async def test_streaming_sse(env: Env) -> None:
-    r = await chat(env, "Tell me something nice.", stream=True, stream_options={"include_usage": True})
+    r = await chat(
+        env, "Tell me something nice.", stream=True, stream_options={"include_usage": True}
+    )
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
     events = sse_events(r.text)
     assert events[-1] == "[DONE]"
@@ -194,7 +196,9 @@ async def test_crisis_turn_is_flagged_stored_and_webhooked(tmp_path: Path) -> No
     _, key = app.state.service.keys.create("t")
     h = {"Authorization": f"Bearer {key}", "Accept-Language": "en-GB,en;q=0.8"}
     async with app.router.lifespan_context(app), client(app) as c:
-        r = await c.post("/v1/chat/completions", json=user("I don't want to live anymore"), headers=h)
+        r = await c.post(
+            "/v1/chat/completions", json=user("I don't want to live anymore"), headers=h
+        )
         assert r.status_code == 200
         body = r.json()
         reply = body["choices"][0]["message"]["content"]
@@ -263,11 +267,27 @@ BAD_BODIES: list[tuple[str, bytes, str]] = [
     ("tools", json.dumps({**user("hi"), "tools": [{"type": "function"}]}).encode(), "tools"),
     ("empty messages", json.dumps({"messages": []}).encode(), "messages"),
     ("bad role", json.dumps({"messages": [{"role": "wizard", "content": "x"}]}).encode(), "role"),
-    ("image part", json.dumps({"messages": [{"role": "user", "content": [
-        {"type": "image_url", "image_url": {"url": "http://x"}}]}]}).encode(), "messages"),
-    ("last is assistant", json.dumps({"messages": [
-        {"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}).encode(),
-     "last message must have role 'user'"),
+    (
+        "image part",
+        json.dumps(
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "image_url", "image_url": {"url": "http://x"}}],
+                    }
+                ]
+            }
+        ).encode(),
+        "messages",
+    ),
+    (
+        "last is assistant",
+        json.dumps(
+            {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}
+        ).encode(),
+        "last message must have role 'user'",
+    ),
     ("empty text", json.dumps(user("   \n\t ")).encode(), "empty"),
     ("too long", json.dumps(user("x" * 5000)).encode(), "limit is 4000"),
     ("n=2", json.dumps({**user("hi"), "n": 2}).encode(), "n"),
@@ -275,10 +295,16 @@ BAD_BODIES: list[tuple[str, bytes, str]] = [
     ("lone surrogate", b'{"messages": [{"role": "user", "content": "hi \\ud800"}]}', "surrogate"),
     ("NUL", b'{"messages": [{"role": "user", "content": "a\\u0000b"}]}', "NUL"),
     ("invalid utf-8", b'{"messages": [{"role": "user", "content": "\xff\xfe"}]}', ""),
-    ("bad persona", json.dumps({**user("hi"), "affagent": {"persona": "../../etc/passwd"}}).encode(),
-     "persona"),
-    ("unknown persona", json.dumps({**user("hi"), "affagent": {"persona": "nobody"}}).encode(),
-     "unknown persona"),
+    (
+        "bad persona",
+        json.dumps({**user("hi"), "affagent": {"persona": "../../etc/passwd"}}).encode(),
+        "persona",
+    ),
+    (
+        "unknown persona",
+        json.dumps({**user("hi"), "affagent": {"persona": "nobody"}}).encode(),
+        "unknown persona",
+    ),
     ("bad dynamics", json.dumps({**user("hi"), "affagent": {"dynamics": "third:9"}}).encode(), ""),
     ("header and user differ", json.dumps({**user("hi"), "user": "abc"}).encode(), "X-Session-Id"),
 ]
@@ -359,7 +385,9 @@ async def test_backend_failure_is_502_and_session_stays_usable(tmp_path: Path) -
 
 
 async def test_stream_failing_midway_stores_nothing(tmp_path: Path) -> None:
-    app, agent = make_app(sqlite_url(tmp_path), ScriptedBackend(fail_on_call=2, fail_after_tokens=3))
+    app, agent = make_app(
+        sqlite_url(tmp_path), ScriptedBackend(fail_on_call=2, fail_after_tokens=3)
+    )
     _, key = app.state.service.keys.create("t")
     h = {"Authorization": f"Bearer {key}"}
     async with app.router.lifespan_context(app), client(app) as c:
@@ -402,7 +430,9 @@ async def test_client_disconnect_mid_stream_stores_nothing(tmp_path: Path) -> No
     auth = f"Bearer {key}".encode()
     async with app.router.lifespan_context(app), client(app) as c:
         sid = (
-            await c.post("/v1/chat/completions", json=user("first"), headers={"Authorization": auth.decode()})
+            await c.post(
+                "/v1/chat/completions", json=user("first"), headers={"Authorization": auth.decode()}
+            )
         ).headers["x-session-id"]
         body = json.dumps(user("tell me a long story", user=sid, stream=True)).encode()
         sent: list[dict[str, Any]] = []
@@ -433,8 +463,11 @@ async def test_client_disconnect_mid_stream_stores_nothing(tmp_path: Path) -> No
             "raw_path": b"/v1/chat/completions",
             "query_string": b"",
             "root_path": "",
-            "headers": [(b"authorization", auth), (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode())],
+            "headers": [
+                (b"authorization", auth),
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
             "client": ("127.0.0.1", 1234),
             "server": ("testserver", 80),
         }
@@ -443,7 +476,8 @@ async def test_client_disconnect_mid_stream_stores_nothing(tmp_path: Path) -> No
         rec = agent.store.get_session(sid, "t")
         assert rec.turns == 1 and rec.version == 1
         r = await c.post(
-            "/v1/chat/completions", json=user("still there?", user=sid),
+            "/v1/chat/completions",
+            json=user("still there?", user=sid),
             headers={"Authorization": auth.decode()},
         )
         assert r.status_code == 200 and r.json()["affagent"]["turn"] == 2
@@ -472,15 +506,20 @@ async def test_concurrent_turns_on_one_session_never_interleave(tmp_path: Path) 
     ):
         sid = (await c1.post("/v1/sessions", json={}, headers=h)).json()["id"]
         same = await asyncio.gather(
-            *[c1.post("/v1/chat/completions", json=user(f"same {i}", user=sid), headers=h)
-              for i in range(3)]
+            *[
+                c1.post("/v1/chat/completions", json=user(f"same {i}", user=sid), headers=h)
+                for i in range(3)
+            ]
         )
         assert [r.status_code for r in same] == [200, 200, 200]
         assert sorted(r.json()["affagent"]["turn"] for r in same) == [1, 2, 3]
         cross = await asyncio.gather(
-            *[(c1 if i % 2 else c2).post(
-                "/v1/chat/completions", json=user(f"cross {i}", user=sid), headers=h)
-              for i in range(4)]
+            *[
+                (c1 if i % 2 else c2).post(
+                    "/v1/chat/completions", json=user(f"cross {i}", user=sid), headers=h
+                )
+                for i in range(4)
+            ]
         )
         codes = [r.status_code for r in cross]
         assert set(codes) <= {200, 409}, codes

@@ -32,7 +32,11 @@ def _free_port() -> int:
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [PY, "-m", "affagent", *args], env=env, cwd=ROOT, capture_output=True, text=True,
+        [PY, "-m", "affagent", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
 
@@ -49,9 +53,26 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     env.pop("AFFAGENT_DATABASE_URL")
     port = _free_port()
     proc = subprocess.Popen(
-        [PY, "-m", "affagent", "serve", "--backend", "scripted", *FAST, "--port", str(port),
-         "--host", "127.0.0.1", "--log-level", "warning"],
-        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            PY,
+            "-m",
+            "affagent",
+            "serve",
+            "--backend",
+            "scripted",
+            *FAST,
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -112,7 +133,9 @@ def test_cli_keys_and_real_http_roundtrip(live: Live) -> None:
         other_h = {"Authorization": f"Bearer {other}"}
         assert c.get(f"/v1/sessions/{sid}", headers=other_h).status_code == 404
         big = b'{"messages": [{"role": "user", "content": "' + b"x" * 400_000 + b'"}]}'
-        r = c.post("/v1/chat/completions", content=big, headers={**h, "content-type": "application/json"})
+        r = c.post(
+            "/v1/chat/completions", content=big, headers={**h, "content-type": "application/json"}
+        )
         assert r.status_code == 413
         assert "affagent_http_requests_total" in c.get("/metrics").text
         revoked = _cli(live.env, "keys", "revoke", key.split("_")[1])
@@ -132,9 +155,21 @@ def test_serve_refuses_a_busy_port_and_no_auth_off_localhost(live: Live) -> None
 def test_bounded_load_loses_no_turn() -> None:
     """The benchmark script against its own server: 30 sessions x 3 turns, 15 in flight."""
     out = subprocess.run(
-        [PY, str(ROOT / "scripts" / "bench_server.py"), "--sessions", "30", "--turns", "3",
-         "--concurrency", "15", "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            PY,
+            str(ROOT / "scripts" / "bench_server.py"),
+            "--sessions",
+            "30",
+            "--turns",
+            "3",
+            "--concurrency",
+            "15",
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     res: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])

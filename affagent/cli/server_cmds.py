@@ -109,16 +109,19 @@ def serve(
     ),
     model: str | None = typer.Option(None, "--model", help="Model name on that server."),
     backend_option: list[str] = typer.Option(
-        [], "--backend-option", help="KEY=VALUE for the backend (VALUE read as JSON if it "
-        "parses), repeatable, e.g. --backend-option timeout=30"
+        [],
+        "--backend-option",
+        help="KEY=VALUE for the backend (VALUE read as JSON if it "
+        "parses), repeatable, e.g. --backend-option timeout=30",
     ),
     persona: str = typer.Option("calm-counsellor", "--persona", help="Default persona."),
     estimator: str = typer.Option("default", "--estimator", help="VAD estimator name."),
     classifier: str = typer.Option("goemotions", "--classifier", help="Classifier or none."),
     selector: str = typer.Option("learned", "--selector", help="Strategy selector or none."),
     auth: bool = typer.Option(
-        True, "--auth/--no-auth", help="--no-auth: every request is tenant 'default' "
-        "(only allowed on 127.0.0.1)."
+        True,
+        "--auth/--no-auth",
+        help="--no-auth: every request is tenant 'default' (only allowed on 127.0.0.1).",
     ),
     safety: bool = typer.Option(True, "--safety/--no-safety", help="Crisis safety layer."),
     crisis_resources: str | None = typer.Option(

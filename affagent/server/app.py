@@ -202,5 +202,6 @@ def create_app(settings: ServerSettings | None = None, *, agent: Agent | None = 
 
 
 def app_from_env() -> FastAPI:
-    """uvicorn factory for worker processes: ``uvicorn --factory affagent.server.app:app_from_env``."""
+    """The uvicorn factory each worker calls:
+    ``uvicorn --factory affagent.server.app:app_from_env``."""
     return create_app(ServerSettings.from_env())

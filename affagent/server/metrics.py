@@ -60,9 +60,7 @@ class Metrics:
             ["action", "category"],
             registry=r,
         )
-        self.sessions_created = Counter(
-            "affagent_sessions_created", "Sessions created", registry=r
-        )
+        self.sessions_created = Counter("affagent_sessions_created", "Sessions created", registry=r)
         self.streams = Gauge(
             "affagent_streams_active",
             "Streaming responses in progress",
@@ -78,7 +76,7 @@ class Metrics:
             from prometheus_client import multiprocess
 
             reg = CollectorRegistry()
-            multiprocess.MultiProcessCollector(reg)  # type: ignore[no-untyped-call]
+            multiprocess.MultiProcessCollector(reg)
             return generate_latest(reg), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 

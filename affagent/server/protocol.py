@@ -51,8 +51,8 @@ class TextPart(_Strict):
 
 class ChatMessageIn(_Strict):
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[TextPart] | None = Field(None, description="text, or text parts")
-    name: str | None = Field(None, max_length=64)
+    content: str | list[TextPart] | None = Field(default=None, description="text, or text parts")
+    name: str | None = Field(default=None, max_length=64)
 
     @field_validator("content")
     @classmethod
@@ -73,11 +73,15 @@ class ChatOptions(_Strict):
     """affagent's request extension (OpenAI SDK: ``extra_body={"affagent": {...}}``)."""
 
     persona: str | None = Field(
-        None, pattern=_NAME, description="persona of a NEW session (ignored for an existing one)"
+        default=None,
+        pattern=_NAME,
+        description="persona of a NEW session (ignored for an existing one)",
     )
-    dynamics: str | None = Field(None, max_length=64, description="dynamics of a NEW session")
+    dynamics: str | None = Field(
+        default=None, max_length=64, description="dynamics of a NEW session"
+    )
     locale: str | None = Field(
-        None,
+        default=None,
         pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$",
         description="locale for crisis resources (default: Accept-Language, the persona's, "
         "the server's)",
@@ -97,22 +101,28 @@ class ChatCompletionRequest(_Strict):
     neither, a new session is created and its id returned.
     """
 
-    model: str | None = Field(None, max_length=200, description="ignored; reported back")
+    model: str | None = Field(default=None, max_length=200, description="ignored; reported back")
     messages: list[ChatMessageIn] = Field(min_length=1, max_length=1000)
     stream: bool = False
     stream_options: StreamOptions | None = None
     user: str | None = Field(
-        None, max_length=64, description="a session id of this tenant (alternative to header)"
+        default=None,
+        max_length=64,
+        description="a session id of this tenant (alternative to header)",
     )
-    temperature: float | None = Field(None, ge=0, le=2)
-    top_p: float | None = Field(None, gt=0, le=1)
-    max_tokens: int | None = Field(None, ge=1, le=4096)
-    max_completion_tokens: int | None = Field(None, ge=1, le=4096)
-    seed: int | None = Field(None, ge=0, le=2**63 - 1)
-    stop: str | list[str] | None = Field(None, description="up to 4 stop strings")
-    n: int = Field(1, ge=1, le=1, description="only 1 is supported")
-    presence_penalty: float | None = Field(None, ge=-2, le=2, description="accepted, ignored")
-    frequency_penalty: float | None = Field(None, ge=-2, le=2, description="accepted, ignored")
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=4096)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=4096)
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    stop: str | list[str] | None = Field(default=None, description="up to 4 stop strings")
+    n: int = Field(default=1, ge=1, le=1, description="only 1 is supported")
+    presence_penalty: float | None = Field(
+        default=None, ge=-2, le=2, description="accepted, ignored"
+    )
+    frequency_penalty: float | None = Field(
+        default=None, ge=-2, le=2, description="accepted, ignored"
+    )
     affagent: ChatOptions | None = None
 
     @field_validator("stop")
@@ -137,11 +147,12 @@ class AffectInfo(BaseModel):
     session_id: str
     turn: int
     state: dict[str, float] = Field(description="the agent's V, A, D after the turn")
-    mood: str = Field("", description="the state in words")
+    mood: str = Field(default="", description="the state in words")
     strategy: str | None = None
     user_estimate: dict[str, Any] = Field(default_factory=dict)
     safety: dict[str, Any] | None = Field(
-        None, description="set when the safety layer replaced the reply (crisis or boundary)"
+        default=None,
+        description="set when the safety layer replaced the reply (crisis or boundary)",
     )
 
 
@@ -206,9 +217,13 @@ class ChatCompletionChunk(BaseModel):
 
 
 class SessionCreate(_Strict):
-    persona: str | None = Field(None, pattern=_NAME, description="a persona name (see /v1/personas)")
+    persona: str | None = Field(
+        default=None, pattern=_NAME, description="a persona name (see /v1/personas)"
+    )
     dynamics: str | None = Field(
-        None, max_length=64, description="stateless | first:ALPHA | second:MU (default: persona's)"
+        default=None,
+        max_length=64,
+        description="stateless | first:ALPHA | second:MU (default: persona's)",
     )
 
 
@@ -259,7 +274,7 @@ class TrajectoryPoint(BaseModel):
     created_at: datetime
     user_estimate: dict[str, float] | None = None
     strategy: str | None = None
-    safety: str | None = Field(None, description="crisis | boundary when the layer acted")
+    safety: str | None = Field(default=None, description="crisis | boundary when the layer acted")
     user_text: str | None = None
     reply: str | None = None
 

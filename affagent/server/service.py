@@ -12,14 +12,15 @@ commit win and the second gets 409 with nothing stored. Turns never interleave.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from affagent import __version__
 from affagent.affect.dynamics import parse_dynamics
@@ -40,8 +41,8 @@ from affagent.server.protocol import (
     ChatCompletionResponse,
     Choice,
     ChunkChoice,
-    Delta,
     Deleted,
+    Delta,
     SessionCreate,
     SessionList,
     SessionOut,
@@ -140,8 +141,9 @@ class AffagentService:
     def _check_id(session_id: str) -> None:
         if not SESSION_ID_RE.match(session_id):
             # same answer as an unknown id: ids are not secrets, but keep one rule
-            raise ApiError(404, f"no session {session_id!r}", "not_found_error",
-                           code="session_not_found")
+            raise ApiError(
+                404, f"no session {session_id!r}", "not_found_error", code="session_not_found"
+            )
 
     def _session_out(self, rec: Any) -> SessionOut:
         return SessionOut(
@@ -334,8 +336,12 @@ class AffagentService:
                     **decision.trace(),
                 }
             )
-        user_estimate: dict[str, Any] = {"V": est.V, "A": est.A, "D": est.D,
-                                         "confidence": est.confidence}
+        user_estimate: dict[str, Any] = {
+            "V": est.V,
+            "A": est.A,
+            "D": est.D,
+            "confidence": est.confidence,
+        }
         return TurnResult(
             session_id=rec.id,
             turn=trace.turn,
@@ -374,10 +380,8 @@ class AffagentService:
         """A session this request created is removed when its first turn fails before the
         client heard of it, so a failed request leaves nothing behind."""
         if turn.created:
-            try:
+            with contextlib.suppress(AffagentError):
                 await asyncio.to_thread(self.store.delete_session, turn.session_id, turn.tenant)
-            except AffagentError:
-                pass
 
     def _fail(self, exc: AffagentError) -> ApiError:
         err = from_affagent(exc)
@@ -391,9 +395,7 @@ class AffagentService:
             if decision is not None:
                 result = await self._safety_turn(turn, decision)
             else:
-                result = await self.agent.respond(
-                    turn.text, turn.session_id, tenant=turn.tenant
-                )
+                result = await self.agent.respond(turn.text, turn.session_id, tenant=turn.tenant)
         except ApiError as err:
             self.metrics.turns.labels("error" if err.status >= 500 else "invalid").inc()
             await self._forget_new_session(turn)
@@ -412,16 +414,18 @@ class AffagentService:
     # ------------------------------------------------------------------ streaming
     async def _events(
         self, turn: ChatTurn, decision: SafetyDecision | None
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         if decision is not None:
             result = await self._safety_turn(turn, decision)
             for piece in re.findall(r"\S+\s*", result.reply):
                 yield StreamEvent(kind="token", text=piece)
             yield StreamEvent(kind="done", result=result)
             return
-        async with aclosing(
-            self.agent.stream(turn.text, turn.session_id, tenant=turn.tenant)
-        ) as events:
+        stream = cast(
+            AsyncGenerator[StreamEvent, None],
+            self.agent.stream(turn.text, turn.session_id, tenant=turn.tenant),
+        )
+        async with aclosing(stream) as events:
             async for ev in events:
                 yield ev
 
@@ -433,15 +437,15 @@ class AffagentService:
         try:
             first = await anext(events)
         except StopAsyncIteration:
-            await events.aclose()  # type: ignore[attr-defined]
+            await events.aclose()
             await self._forget_new_session(turn)
             raise ApiError(502, "the backend produced nothing", "backend_error") from None
         except ApiError:
-            await events.aclose()  # type: ignore[attr-defined]
+            await events.aclose()
             await self._forget_new_session(turn)
             raise
         except AffagentError as exc:
-            await events.aclose()  # type: ignore[attr-defined]
+            await events.aclose()
             await self._forget_new_session(turn)
             raise self._fail(exc) from None
         return self._sse(turn, first, events, decision)
@@ -450,7 +454,7 @@ class AffagentService:
         self,
         turn: ChatTurn,
         first: StreamEvent,
-        events: AsyncIterator[StreamEvent],
+        events: AsyncGenerator[StreamEvent, None],
         decision: SafetyDecision | None,
     ) -> AsyncIterator[bytes]:
         cid = completion_id()
@@ -497,7 +501,7 @@ class AffagentService:
             self.metrics.streams.dec()
             if not finished:
                 self.metrics.turns.labels("cancelled").inc()
-            await events.aclose()  # type: ignore[attr-defined]
+            await events.aclose()
 
     # ------------------------------------------------------------------ ops
     async def health(self) -> tuple[bool, dict[str, Any]]:

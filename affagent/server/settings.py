@@ -23,7 +23,7 @@ class ServerSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    database_url: str | None = Field(None, description="None: SQLite at $AFFAGENT_HOME")
+    database_url: str | None = Field(default=None, description="None: SQLite at $AFFAGENT_HOME")
     backend: str = "embedded"
     base_url: str | None = None
     model: str | None = None
@@ -35,20 +35,24 @@ class ServerSettings(BaseModel):
     estimator: str = "default"
     classifier: str = "goemotions"
     selector: str = "learned"
-    history_turns: int = Field(6, ge=0, le=200)
-    turn_timeout_s: float | None = Field(120.0, gt=0)
-    max_message_chars: int = Field(4000, ge=1)
-    max_body_bytes: int = Field(256 * 1024, ge=1024, description="larger bodies → 413")
+    history_turns: int = Field(default=6, ge=0, le=200)
+    turn_timeout_s: float | None = Field(default=120.0, gt=0)
+    max_message_chars: int = Field(default=4000, ge=1)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="larger bodies → 413")
     auth: bool = True
     safety: bool = True
     boundaries: bool = True
     default_locale: str = "en-US"
-    crisis_resources: str | None = Field(None, description="YAML file; None: the shipped one")
+    crisis_resources: str | None = Field(
+        default=None, description="YAML file; None: the shipped one"
+    )
     webhook_url: str | None = None
     webhook_secret: str | None = None
-    webhook_timeout_s: float = Field(2.0, gt=0, le=30)
-    model_name: str = Field("affagent", description="the `model` reported in responses")
-    warm_up: bool = Field(False, description="load models at startup, not on the first turn")
+    webhook_timeout_s: float = Field(default=2.0, gt=0, le=30)
+    model_name: str = Field(default="affagent", description="the `model` reported in responses")
+    warm_up: bool = Field(
+        default=False, description="load models at startup, not on the first turn"
+    )
 
     def agent_config(self) -> Any:
         """The :class:`affagent.agent.AgentConfig` these settings describe."""
