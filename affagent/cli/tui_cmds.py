@@ -1,9 +1,114 @@
-"""Commands added by their own issue; registered here so each lives in one module."""
+"""``affagent chat``: the terminal chat app (Textual)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import typer
+
+from affagent.cli._common import fail
+
+BACKENDS = ("embedded", "openai", "scripted")
+
+
+def _agent_module() -> Any:
+    import importlib
+
+    return importlib.import_module("affagent.agent")
+
+
+def build_config(**options: Any) -> Any:
+    """An AgentConfig from the environment overridden by the given non-None options."""
+    AgentConfig = _agent_module().AgentConfig
+    given = {k: v for k, v in options.items() if v is not None}
+    from_env = getattr(AgentConfig, "from_env", None)
+    return from_env(**given) if from_env is not None else AgentConfig(**given)
+
+
+def chat_cmd(
+    persona: str | None = typer.Option(
+        None, "--persona", "-p", help="Persona id (see `affagent personas list`) or YAML path."
+    ),
+    session: str | None = typer.Option(
+        None, "--session", "-s", help="Resume this session id (created if it does not exist)."
+    ),
+    backend: str | None = typer.Option(
+        None, "--backend", "-b", help="embedded (default, CPU llama.cpp) | openai | scripted."
+    ),
+    base_url: str | None = typer.Option(
+        None, "--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."
+    ),
+    model: str | None = typer.Option(None, "--model", help="Model name on that server."),
+    dynamics: str | None = typer.Option(
+        None,
+        "--dynamics",
+        "-d",
+        help="stateless | first:ALPHA | second:MU[:SPRING] (default: the persona's).",
+    ),
+    database_url: str | None = typer.Option(
+        None, "--database-url", help="Session store URL (default: SQLite in $AFFAGENT_HOME)."
+    ),
+    estimator: str | None = typer.Option(
+        None, "--estimator", help="VAD estimator: default (trained) | lexicon | keywords."
+    ),
+    classifier: str | None = typer.Option(
+        None, "--classifier", help="Emotion classifier plugin (default goemotions; none = off)."
+    ),
+    selector: str | None = typer.Option(
+        None, "--selector", help="Strategy selector: learned | llm | prior | uniform | none."
+    ),
+    export_dir: Path | None = typer.Option(
+        None, "--export-dir", help="Where F5 writes transcripts (default $AFFAGENT_HOME/exports)."
+    ),
+) -> None:
+    """Chat in the terminal and watch the agent's state move.
+
+    Keys: Enter sends, Esc stops a reply (nothing is stored), F1 help, F2 resume a session,
+    F3 persona, F4 dynamics, F5 export (Markdown + JSON), Ctrl+N new session, Ctrl+Q quit.
+    """
+    from affagent.affect.dynamics import parse_dynamics
+    from affagent.persona import load_persona
+
+    if backend is not None and backend not in BACKENDS:
+        fail(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    if backend == "openai" and not base_url:
+        import os
+
+        if not os.environ.get("AFFAGENT_BASE_URL"):
+            fail("--backend openai needs --base-url (or AFFAGENT_BASE_URL)")
+    # Bad names are one-line errors before the screen takes over the terminal.
+    if persona is not None:
+        load_persona(persona)
+    if dynamics is not None:
+        dynamics = str(parse_dynamics(dynamics))
+
+    config = build_config(
+        persona=persona,
+        dynamics=dynamics,
+        backend=backend,
+        base_url=base_url,
+        model=model,
+        database_url=database_url,
+        estimator=estimator,
+        classifier=classifier,
+        selector=selector,
+    )
+
+    def make_agent() -> Any:
+        return _agent_module().Agent(config)
+
+    from affagent.tui import ChatApp
+
+    app = ChatApp(
+        agent_factory=make_agent,
+        persona=persona,
+        dynamics=dynamics,
+        session_id=session,
+        export_dir=export_dir,
+    )
+    app.run()
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    app.command("chat")(chat_cmd)

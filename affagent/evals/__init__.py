@@ -1,0 +1,1 @@
+"""Evaluations: scripted protocols, dynamics metrics, the protocol runner and its report."""
