@@ -162,7 +162,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="rounds of the concurrency test")
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--concurrency", type=int, default=4)
-    ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads, decode and prompt (default: half the cores)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="llama.cpp threads, decode and prompt (default: half the cores)")
     ap.add_argument("--only", nargs="+", default=["embedded", "server"],
                     choices=["embedded", "server"])
     ap.add_argument("--json", action="store_true", help="print one JSON object last")

@@ -60,9 +60,9 @@ def llama_server(
     """Start ``python -m llama_cpp.server`` on a free port, wait until ``/v1/models`` answers,
     stop it afterwards (SIGTERM, then SIGKILL). ``model`` defaults to the embedded default GGUF;
     the server's output goes to a log file (named in errors). ``n_threads`` (decode and prompt)
-    defaults to the embedded backend's default, so the two compare like for like. ``interrupt_requests`` is off, so
-    concurrent clients queue instead of cancelling each other's streams (the server's default
-    is to interrupt the running request when a new one arrives)."""
+    defaults to the embedded backend's default, so the two compare like for like.
+    ``interrupt_requests`` is off, so concurrent clients queue instead of cancelling each
+    other's streams (the server's default interrupts the running request for a new one)."""
     if model is None:
         from affagent.backends._embedded import default_gguf_path
 
