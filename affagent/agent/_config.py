@@ -45,7 +45,10 @@ class AgentConfig(BaseModel):
     turn_timeout_s: float | None = Field(
         default=None, gt=0, description="cap on generation time; exceeded → BackendError"
     )
-    generation: GenerationParams = Field(default_factory=GenerationParams)
+    generation: GenerationParams = Field(
+        default_factory=lambda: GenerationParams(max_tokens=96),
+        description="sampling options; replies default to 96 tokens (a few sentences)",
+    )
 
     @classmethod
     def from_env(cls, **overrides: Any) -> AgentConfig:
