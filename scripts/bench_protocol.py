@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -59,7 +60,7 @@ def bench_level(args: argparse.Namespace, concurrency: int, base_url: str | None
     path = resolve_protocol_path(args.protocol)
     proto = load_protocol(path)
     proto = proto.model_copy(update={"turns": proto.turns[: args.turns]})
-    out = workdir / f"c{concurrency}"
+    out = workdir / f"c{concurrency}-{len(list(workdir.iterdir()))}"
     gen = {"max_tokens": args.max_tokens}
     plan = RunPlan(
         protocol=proto, protocol_path=path, conditions=parse_conditions(args.conditions),
@@ -91,6 +92,9 @@ def main() -> None:
                     help="start llama-cpp-python's server on the SmolLM2 GGUF for this run")
     ap.add_argument("--n-threads", type=int, default=None, help="llama.cpp server threads")
     ap.add_argument("--concurrency", default="1,8", help="levels, e.g. 1,4,8")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run the levels R times, interleaved (1,8,1,8,...), and report the "
+                    "median per level: on a shared machine the load drifts between levels")
     ap.add_argument("--protocol", default="adversarial-reconciliation")
     ap.add_argument("--turns", type=int, default=10, help="first N turns of the protocol")
     ap.add_argument("--conditions", default="stateless,first:0.3,second:0.8,second:0.95")
@@ -106,20 +110,27 @@ def main() -> None:
         raise SystemExit("error: --backend openai needs --base-url or --llama-server")
     if args.backend == "openai" and not args.model:
         args.model = "smollm2"  # llama.cpp's server answers to any model name
-    results = []
+    runs: dict[int, list[dict[str, Any]]] = {c: [] for c in levels}
     with maybe_server(args) as base_url, tempfile.TemporaryDirectory() as tmp:
-        for c in levels:
-            r = bench_level(args, c, base_url, Path(tmp))
-            results.append(r)
-            print(f"concurrency {c:>3}: {r['turns']} turns in {r['seconds']:.2f} s = "
-                  f"{r['turns_per_s']:.2f} turns/s", flush=True)
+        for rep in range(args.repeat):
+            for c in levels:
+                r = bench_level(args, c, base_url, Path(tmp))
+                runs[c].append(r)
+                print(f"[{rep + 1}/{args.repeat}] concurrency {c:>3}: {r['turns']} turns in "
+                      f"{r['seconds']:.2f} s = {r['turns_per_s']:.3f} turns/s", flush=True)
+    results = []
+    for c in levels:
+        rates = sorted(r["turns_per_s"] for r in runs[c])
+        results.append({"concurrency": c, "turns": runs[c][0]["turns"],
+                        "turns_per_s": statistics.median(rates), "all": rates})
     base = results[0]["turns_per_s"]
     for r in results:
         r["ratio"] = r["turns_per_s"] / base
-    print(f"ratio (concurrency {levels[-1]} / {levels[0]}): {results[-1]['ratio']:.2f}x")
+    for r in results:
+        print(f"concurrency {r['concurrency']:>3}: median {r['turns_per_s']:.3f} turns/s "
+              f"(x{r['ratio']:.2f})")
     print(json.dumps({"backend": args.backend, "delay": args.delay if args.backend == "scripted"
-                      else None, "levels": results}))
-
+                      else None, "repeat": args.repeat, "levels": results}))
 
 if __name__ == "__main__":
     main()
