@@ -87,6 +87,9 @@ def run_cmd(
         "Overrides the persona's dynamics.",
     ),
     seeds: int = typer.Option(5, "--seeds", "-n", min=1, help="Seeds 0..N-1 per condition."),
+    first_seed: int = typer.Option(
+        0, "--first-seed", min=0, help="Start the seeds here (split a run across processes)."
+    ),
     persona: str = typer.Option("calm-counsellor", "--persona", "-p", help="Persona id or file."),
     backend: str = typer.Option(
         "embedded", "--backend", "-b", help="embedded | openai | scripted."
@@ -162,7 +165,7 @@ def run_cmd(
         protocol=proto,
         protocol_path=path,
         conditions=specs,
-        seeds=list(range(seeds)),
+        seeds=list(range(first_seed, first_seed + seeds)),
         persona=persona,
         out=out,
         backend=backend,
