@@ -267,6 +267,47 @@ def report_cmd(
         typer.echo(f)
 
 
+@protocol_app.command("simulate")
+def simulate_cmd(
+    file: str = typer.Argument(..., help="A protocol YAML file, or the name of a shipped one."),
+    conditions: str = typer.Option(_DEFAULT_CONDITIONS, "--conditions", "-c"),
+    persona: str = typer.Option("calm-counsellor", "--persona", "-p", help="Persona id or file."),
+    estimator: str = typer.Option("default", "--estimator", help="VAD estimator name."),
+    neutral_phases: str = NeutralOpt,
+    adversarial_phases: str = AdversarialOpt,
+    reconciliation_phases: str = ReconOpt,
+    theta: float = ThetaOpt,
+    epsilon: float = EpsilonOpt,
+    k: int = KOpt,
+    json_out: bool = typer.Option(False, "--json", help="Metrics, trajectories and inputs."),
+) -> None:
+    """The dynamics metrics of FILE without generating replies (seconds, not hours).
+
+    Only the user's turns move the state, so this is what 'protocol run' would measure for
+    every metric but tone tracking."""
+    from affagent.evals.protocol import load_protocol
+    from affagent.evals.results import parse_conditions
+    from affagent.evals.simulate import estimate_inputs, simulate_protocol
+    from affagent.persona import load_persona
+
+    proto = load_protocol(file)
+    specs = parse_conditions(conditions)
+    load_persona(persona)
+    roles = _roles(neutral_phases, adversarial_phases, reconciliation_phases)
+    params = _params(theta, epsilon, k)
+    inputs, used = estimate_inputs(proto, estimator)
+    res = simulate_protocol(proto, inputs, persona, specs, roles, params)
+    if json_out:
+        print_json({**res, "estimator": used, "persona": persona, "protocol": proto.name})
+        return
+    keys = ["delay", "recovery_turns", "recovered", "inertia", "hysteresis", "label_flip_rate"]
+    typer.echo(f"{proto.name} · persona {persona} · estimator {used}")
+    typer.echo(f"{'condition':<16}" + "".join(f"{x:>16}" for x in keys))
+    for cond, ms in res["conditions"].items():
+        cells = ["-" if ms.get(x) is None else f"{ms[x]:.2f}" for x in keys]
+        typer.echo(f"{cond:<16}" + "".join(f"{c:>16}" for c in cells))
+
+
 @protocol_app.command("list")
 def list_cmd(json_out: bool = typer.Option(False, "--json")) -> None:
     """The shipped protocols with their phases."""
