@@ -108,8 +108,10 @@ async def test_escape_cancels_and_stores_nothing() -> None:
         assert agent.store.get_session("c1").state == before
         assert app.session.turns == []
         assert "nothing was stored" in app.status.message
+        assert app.query_one("#prompt").value == "I am furious"  # type: ignore[attr-defined]
         # the session carries on normally afterwards
         agent.gate = None
+        app.query_one("#prompt").value = ""  # type: ignore[attr-defined]
         await say(pilot, "sorry, I am sad")
         assert len(agent.store.turns("c1")) == 1
         assert app.session.turns[0].turn == 1
@@ -128,8 +130,11 @@ async def test_backend_failure_is_an_error_line_not_a_crash() -> None:
         assert reply.state == "failed"
         assert agent.store.turns("f1") == []
         assert app.is_running
+        assert app.query_one("#prompt").value == "hello there"  # type: ignore[attr-defined]
         agent.fail_after = None
-        await say(pilot, "hello again")
+        await pilot.press("enter")  # retry the same message
+        await app.workers.wait_for_complete()
+        await pilot.pause()
         assert status.level == "info"
         assert len(agent.store.turns("f1")) == 1
 

@@ -305,11 +305,13 @@ class ChatApp(App[None]):
         except asyncio.CancelledError:
             reply.state = "cancelled"
             self._after_cancel(sid)
+            self._offer_again(text)
             raise
         except Exception as exc:
             reply.state = "failed"
             self.log.error("turn failed", exc)
             self.show_error(_describe(exc))
+            self._offer_again(text)
         finally:
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
@@ -323,6 +325,13 @@ class ChatApp(App[None]):
         self.session.add(trace)
         self.panel.show(self.session)
         self.status.set(self._idle_status())
+
+    def _offer_again(self, text: str) -> None:
+        """Put an unstored message back in an empty input, so Enter retries it."""
+        prompt = self.query_one("#prompt", Input)
+        if not prompt.value:
+            prompt.value = text
+            prompt.cursor_position = len(text)
 
     def _after_cancel(self, sid: str) -> None:
         """Say what was kept. Normally nothing; if the turn had already been committed when
