@@ -1,0 +1,444 @@
+"""An OpenAI-compatible chat client on httpx: ``vllm serve``, llama.cpp's ``llama-server``,
+llama-cpp-python's server, or any ``/v1/chat/completions`` endpoint.
+
+Why not the openai SDK: one small dependency (httpx) we already carry, and full control over
+retries, SSE parsing and vLLM's extra fields.
+
+Behaviour in one place:
+
+* **Streaming** over server-sent events (``data: {...}`` lines, ``data: [DONE]`` at the end);
+  an ``{"error": ...}`` event mid-stream becomes a :class:`BackendError`.
+* **Timeouts**: ``connect_timeout`` (default 5 s) to open the connection, ``timeout`` (default
+  60 s) for each read, i.e. the longest silence tolerated between two chunks.
+* **Retries**: up to ``retries`` extra attempts on connection errors, HTTP 5xx and 429, with
+  exponential backoff and full jitter (``backoff_s * 2**i``, capped at ``max_backoff_s``;
+  a ``Retry-After`` header is honoured up to the cap). Never after the first token was
+  streamed, so a reply is never duplicated; a broken stream is an error for the caller to
+  retry.
+* **extra_body**: merged into the request (backend-level first, then ``params.extra_body``),
+  e.g. vLLM's ``top_k``, ``min_p``, ``repetition_penalty``, ``structured_outputs`` /
+  ``guided_choice``.
+* **Prefill** (``params.prefill``; the reply always starts with it), by ``prefill_mode``:
+
+  - ``"continue"``: the prefill is sent as a trailing assistant message with
+    ``continue_final_message: true, add_generation_prompt: false``; the server continues that
+    message. vLLM supports this; llama.cpp's C++ ``llama-server`` continues a trailing
+    assistant message by default (since 2025) and accepts the same flags.
+  - ``"instruct"``: for servers that would close the assistant message and start a new one
+    (llama-cpp-python's server, hosted APIs): the system prompt asks the model to begin with
+    the prefill; if the model does, its copy is dropped, and the prefill is put in front of the
+    output either way. Weaker steering than a true continuation.
+  - ``"auto"`` (default): ``GET /models`` once; ``owned_by`` ``vllm`` or ``llamacpp`` →
+    ``continue``, anything else → ``instruct``.
+
+Example (a running ``vllm serve HuggingFaceTB/SmolLM2-1.7B-Instruct``)::
+
+    backend = OpenAIBackend(base_url="http://127.0.0.1:8000/v1",
+                            extra_body={"top_k": 40, "repetition_penalty": 1.1})
+    text = await backend.generate([ChatMessage(role="user", content="Hi")],
+                                  GenerationParams(max_tokens=64, seed=1))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import re
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import httpx
+
+from affagent.backends._common import StreamingBackend
+from affagent.errors import BackendError, ConfigError
+from affagent.types import ChatMessage, GenerationParams
+
+PrefillMode = Literal["auto", "continue", "instruct"]
+DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
+_CONTINUE_OWNERS = ("vllm", "llamacpp", "llama.cpp")
+
+
+class _Retryable(Exception):
+    """An attempt failed before any token in a way worth retrying."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _normalise_base_url(url: str) -> str:
+    url = url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"base URL must look like http://host:port/v1 (got {url!r})")
+    if parts.path in ("", "/"):
+        url += "/v1"
+    return url
+
+
+def _reason(exc: BaseException) -> str:
+    """A short, lower-case reason from an httpx/OS error ('connection refused'). The root
+    OSError is preferred: anyio wraps it as 'All connection attempts failed'."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            break
+        if isinstance(seen, OSError) and seen.errno is not None:
+            text = seen.strerror if seen.errno < 0 and seen.strerror else os.strerror(seen.errno)
+            return text.lower()
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc) or type(exc).__name__
+    text = re.sub(r"^\[Errno -?\d+\]\s*", "", text).strip()
+    text = text.splitlines()[0] if text else type(exc).__name__
+    return text[:1].lower() + text[1:]
+
+
+def _server_message(status: int, body: bytes) -> str:
+    """The error text a server put in its JSON body, or the start of the raw body."""
+    snippet = body.decode("utf-8", "replace").strip()
+    try:
+        data = json.loads(snippet)
+    except ValueError:
+        return snippet[:200] or f"HTTP {status}"
+    err = data.get("error", data) if isinstance(data, dict) else data
+    if isinstance(err, dict):
+        msg = err.get("message") or err.get("detail") or json.dumps(err)[:200]
+    else:
+        msg = data.get("detail") if isinstance(data, dict) and "detail" in data else err
+    return str(msg)[:300].replace("\n", " ")
+
+
+class OpenAIBackend(StreamingBackend):
+    """Chat completions against an OpenAI-compatible server (see the module doc).
+
+    ``model`` None → the first model the server lists. ``api_key`` None → env
+    ``AFFAGENT_API_KEY`` or ``OPENAI_API_KEY`` (servers without auth ignore it). ``transport``
+    injects an ``httpx.AsyncBaseTransport`` (e.g. ``httpx.MockTransport``) for tests.
+    """
+
+    name = "openai"
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        model: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float = 60.0,
+        connect_timeout: float = 5.0,
+        retries: int = 2,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 8.0,
+        extra_body: dict[str, Any] | None = None,
+        prefill_mode: PrefillMode = "auto",
+        transport: httpx.AsyncBaseTransport | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        if prefill_mode not in ("auto", "continue", "instruct"):
+            raise ConfigError(
+                f"prefill_mode must be auto, continue or instruct (got {prefill_mode!r})"
+            )
+        if retries < 0:
+            raise ConfigError("retries must be ≥ 0")
+        self.base_url = _normalise_base_url(
+            base_url or os.environ.get("AFFAGENT_BASE_URL") or DEFAULT_BASE_URL
+        )
+        self.model = model
+        self.api_key = api_key or os.environ.get("AFFAGENT_API_KEY") or os.environ.get(
+            "OPENAI_API_KEY"
+        )
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.extra_body = dict(extra_body or {})
+        self.prefill_mode: PrefillMode = prefill_mode
+        self._resolved_prefill: Literal["continue", "instruct"] | None = (
+            None if prefill_mode == "auto" else prefill_mode
+        )
+        self._transport = transport
+        self._headers = dict(headers or {})
+        self._client: httpx.AsyncClient | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+        self.attempts = 0  # HTTP attempts made on chat completions (for tests and stats)
+
+    # ------------------------------------------------------------------ plumbing
+    def _http(self) -> httpx.AsyncClient:
+        """One client per event loop: a pooled connection cannot move between loops, and sync
+        wrappers may run each call in a fresh loop."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop or self._client.is_closed:
+            headers = {"Accept": "application/json", **self._headers}
+            if self.api_key:
+                headers["Authorization"] = f"Bearer {self.api_key}"
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url + "/",
+                timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout),
+                transport=self._transport,
+                headers=headers,
+            )
+            self._client_loop = loop
+        return self._client
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_backoff_s)
+        cap = min(self.max_backoff_s, self.backoff_s * (2**attempt))
+        return random.uniform(cap / 2, cap)
+
+    async def _get_json(self, path: str) -> Any:
+        last = ""
+        for attempt in range(self.retries + 1):
+            try:
+                r = await self._http().get(path)
+            except httpx.TimeoutException:
+                raise BackendError(
+                    f"{self.base_url}/{path}: no answer within {self.timeout:g} s"
+                ) from None
+            except httpx.TransportError as exc:
+                last = f"cannot reach {self.base_url}: {_reason(exc)}"
+            else:
+                if r.status_code < 400:
+                    try:
+                        return r.json()
+                    except ValueError:
+                        raise BackendError(
+                            f"{self.base_url}/{path}: answer is not JSON"
+                        ) from None
+                msg = f"{self.base_url}/{path}: HTTP {r.status_code}: " + _server_message(
+                    r.status_code, r.content
+                )
+                if r.status_code < 500 and r.status_code != 429:
+                    raise BackendError(msg)
+                last = msg
+            if attempt < self.retries:
+                await asyncio.sleep(self._delay(attempt, None))
+        raise BackendError(f"{last} (after {self.retries + 1} attempts)")
+
+    async def models(self) -> list[dict[str, Any]]:
+        """The server's ``/models`` list (each with at least ``id``)."""
+        data = await self._get_json("models")
+        items = data.get("data", []) if isinstance(data, dict) else []
+        return [m for m in items if isinstance(m, dict) and "id" in m]
+
+    async def _resolve(self) -> tuple[str, Literal["continue", "instruct"]]:
+        if self.model is not None and self._resolved_prefill is not None:
+            return self.model, self._resolved_prefill
+        models = await self.models()
+        if self.model is None:
+            if not models:
+                raise BackendError(f"{self.base_url} lists no models; pass model=...")
+            self.model = str(models[0]["id"])
+        if self._resolved_prefill is None:
+            owner = next(
+                (str(m.get("owned_by", "")) for m in models if m["id"] == self.model),
+                str(models[0].get("owned_by", "")) if models else "",
+            )
+            self._resolved_prefill = (
+                "continue" if owner.lower() in _CONTINUE_OWNERS else "instruct"
+            )
+        return self.model, self._resolved_prefill
+
+    async def _prefill_mode_for(self, params: GenerationParams) -> str:
+        if not params.prefill:
+            return "none"
+        if self._resolved_prefill is not None:
+            return self._resolved_prefill
+        return (await self._resolve())[1]
+
+    def build_request(
+        self, messages: Sequence[ChatMessage], params: GenerationParams, model: str, mode: str
+    ) -> dict[str, Any]:
+        """The JSON body of a streaming chat completion (public for tests and debugging)."""
+        msgs = [{"role": m.role, "content": m.content} for m in messages]
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": msgs,
+            "stream": True,
+            "max_tokens": params.max_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+        }
+        if params.seed is not None:
+            body["seed"] = params.seed
+        if params.stop:
+            body["stop"] = list(params.stop)
+        if mode == "continue":
+            msgs.append({"role": "assistant", "content": params.prefill})
+            body["continue_final_message"] = True
+            body["add_generation_prompt"] = False
+        elif mode == "instruct":
+            note = (
+                "Begin your reply with exactly these words, then continue naturally: "
+                f"{params.prefill.strip()}"
+            )
+            if msgs and msgs[0]["role"] == "system":
+                msgs[0] = {"role": "system", "content": msgs[0]["content"] + "\n\n" + note}
+            else:
+                msgs.insert(0, {"role": "system", "content": note})
+        body.update(self.extra_body)
+        body.update(params.extra_body)
+        return body
+
+    # ------------------------------------------------------------------ protocol
+    async def stream(
+        self, messages: Sequence[ChatMessage], params: GenerationParams
+    ) -> AsyncIterator[str]:
+        if self.model is None or (params.prefill and self._resolved_prefill is None):
+            await self._resolve()
+        assert self.model is not None
+        mode = (self._resolved_prefill or "instruct") if params.prefill else "none"
+        body = self.build_request(messages, params, self.model, mode)
+        async with contextlib.aclosing(self._stream_body(body)) as deltas:
+            if mode != "none":
+                yield params.prefill
+            source = _drop_echo(deltas, params.prefill) if mode == "instruct" else deltas
+            async for d in source:
+                yield d
+
+    async def _stream_body(self, body: dict[str, Any]) -> AsyncGenerator[str, None]:
+        attempt = 0
+        while True:
+            self.attempts += 1
+            tokens = 0
+            try:
+                async with contextlib.aclosing(self._one_attempt(body)) as chunks:
+                    async for delta in chunks:
+                        tokens += 1
+                        yield delta
+                return
+            except _Retryable as exc:
+                if attempt >= self.retries:
+                    raise BackendError(f"{exc}{_after(attempt)}") from None
+                delay = self._delay(attempt, exc.retry_after)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                if attempt >= self.retries:
+                    reason = (
+                        f"connect timed out after {self.connect_timeout:g} s"
+                        if isinstance(exc, httpx.ConnectTimeout)
+                        else _reason(exc)
+                    )
+                    raise BackendError(
+                        f"cannot reach {self.base_url}: {reason}{_after(attempt)}"
+                    ) from None
+                delay = self._delay(attempt, None)
+            except httpx.TimeoutException:
+                what = "the next token" if tokens else "the first token"
+                raise BackendError(
+                    f"{self.base_url}: timed out waiting for {what} "
+                    f"(read timeout {self.timeout:g} s)"
+                ) from None
+            except httpx.TransportError as exc:
+                if tokens:
+                    raise BackendError(
+                        f"stream from {self.base_url} broke after {tokens} chunks: "
+                        f"{_reason(exc)}"
+                    ) from None
+                if attempt >= self.retries:
+                    raise BackendError(
+                        f"cannot reach {self.base_url}: {_reason(exc)}{_after(attempt)}"
+                    ) from None
+                delay = self._delay(attempt, None)
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    async def _one_attempt(self, body: dict[str, Any]) -> AsyncGenerator[str, None]:
+        async with self._http().stream("POST", "chat/completions", json=body) as r:
+            if r.status_code >= 400:
+                raw = await r.aread()
+                msg = f"{self.base_url}: HTTP {r.status_code}: " + _server_message(
+                    r.status_code, raw
+                )
+                if r.status_code >= 500 or r.status_code == 429:
+                    ra = r.headers.get("retry-after")
+                    try:
+                        retry_after = float(ra) if ra is not None else None
+                    except ValueError:
+                        retry_after = None
+                    raise _Retryable(msg, retry_after)
+                raise BackendError(msg)
+            ctype = r.headers.get("content-type", "")
+            if "text/event-stream" not in ctype and "json" in ctype:
+                # a server that ignored stream=true and answered in one piece
+                data = json.loads(await r.aread())
+                text = _message_text(data)
+                if text:
+                    yield text
+                return
+            async for line in r.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                payload = line[5:].strip()
+                if payload == "[DONE]":
+                    return
+                try:
+                    event = json.loads(payload)
+                except ValueError:
+                    raise BackendError(
+                        f"{self.base_url}: malformed stream event {payload[:80]!r}"
+                    ) from None
+                if isinstance(event, dict) and event.get("error"):
+                    err = event["error"]
+                    msg = err.get("message", err) if isinstance(err, dict) else err
+                    raise BackendError(f"{self.base_url}: server error mid-stream: {msg}")
+                text = _delta_text(event)
+                if text:
+                    yield text
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and not client.is_closed:
+            with contextlib.suppress(RuntimeError):  # created on a loop that is gone
+                await client.aclose()
+
+
+def _after(attempt: int) -> str:
+    return f" (after {attempt + 1} attempts)" if attempt else ""
+
+
+def _delta_text(event: Any) -> str:
+    try:
+        choice = event["choices"][0]
+    except (KeyError, IndexError, TypeError):
+        return ""
+    delta = choice.get("delta") or {}
+    text = delta.get("content")
+    if text is None:
+        text = choice.get("text")  # completions-style chunk
+    return text or ""
+
+
+def _message_text(data: Any) -> str:
+    try:
+        choice = data["choices"][0]
+    except (KeyError, IndexError, TypeError):
+        return ""
+    return str((choice.get("message") or {}).get("content") or choice.get("text") or "")
+
+
+async def _drop_echo(deltas: AsyncIterator[str], prefill: str) -> AsyncIterator[str]:
+    """For instruct-mode prefill: the model was asked to start with ``prefill``; drop its copy
+    (ignoring leading spaces/quotes and case) and make sure a space separates the two parts."""
+    target = prefill.strip().lower()
+    buf = ""
+    async for d in deltas:
+        buf += d
+        if len(buf.lstrip(" \"'\n")) >= len(target) + 1:
+            break
+    head = buf.lstrip(" \"'\n")
+    if target and head.lower().startswith(target):
+        head = head[len(target):]
+        head = head.lstrip("\"'")
+    else:
+        head = buf.lstrip("\n")
+    if head and not head[0].isspace() and not prefill.endswith((" ", "\n")) and head[0].isalnum():
+        head = " " + head
+    if head:
+        yield head
+    async for d in deltas:
+        yield d
