@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +68,7 @@ def chat_cmd(
 
     Keys: Enter sends, Esc stops a reply (nothing is stored), F1 help, F2 resume a session,
     F3 persona, F4 dynamics, F5 export (Markdown + JSON), Ctrl+N new session, Ctrl+Q quit.
+    Warnings and error details go to $AFFAGENT_HOME/chat.log.
     """
     from affagent.affect.dynamics import parse_dynamics
     from affagent.persona import load_persona
@@ -107,7 +110,30 @@ def chat_cmd(
         session_id=session,
         export_dir=export_dir,
     )
-    app.run()
+    with _log_to_file():
+        app.run()
+
+
+@contextlib.contextmanager
+def _log_to_file() -> Iterator[Path]:
+    """While the screen is up, log records go to ``$AFFAGENT_HOME/chat.log`` instead of the
+    terminal (a stray warning on stderr would draw over the app)."""
+    import logging
+
+    from affagent.resources import state_dir
+
+    path = state_dir() / "chat.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    root.handlers = [handler]
+    root.setLevel(logging.INFO)
+    try:
+        yield path
+    finally:
+        root.handlers, root.level = saved, level
+        handler.close()
 
 
 def register(app: typer.Typer) -> None:
