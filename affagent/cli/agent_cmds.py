@@ -1,9 +1,311 @@
-"""Commands added by their own issue; registered here so each lives in one module."""
+"""``affagent say``, ``affagent sessions ...`` and ``affagent demo``: talk to the agent from
+the shell. Sessions live in the local store (``$AFFAGENT_HOME/affagent.db`` or
+``--database``), so ``say --session ID`` continues a conversation across calls."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import typer
+
+from affagent.cli._common import fail, print_json
+
+if TYPE_CHECKING:
+    from affagent.agent import Agent, TurnResult
+
+sessions_app = typer.Typer(help="List, show and export stored conversations.", no_args_is_help=True)
+
+BACKEND_HELP = (
+    "embedded (llama.cpp in process, SmolLM2-135M by default) | openai (any OpenAI-compatible "
+    "server, e.g. vllm serve; needs --base-url and --model) | scripted (deterministic, no model)"
+)
+
+#: The user's side of `affagent demo`: calm, then upset, then soothed.
+DEMO_LINES = [
+    "Hi. I just got home from work.",
+    "My manager criticised my report in front of the whole team. I feel humiliated.",
+    "Honestly I'm furious. I worked on it all weekend and nobody even noticed.",
+    "Thanks for listening. I think I'll talk to her tomorrow, calmly.",
+    "I feel a bit better now, really. Thank you.",
+]
+
+
+def _agent(
+    *,
+    persona: str | None,
+    dynamics: str | None,
+    backend: str | None,
+    base_url: str | None,
+    model: str | None,
+    database: str | None,
+    injection: str | None,
+    estimator: str | None = None,
+    max_tokens: int | None = None,
+    seed: int | None = None,
+) -> Agent:
+    from affagent.agent import Agent, AgentConfig
+
+    cfg = AgentConfig.from_env(
+        persona=persona,
+        dynamics=dynamics,
+        backend=backend,
+        base_url=base_url,
+        model=model,
+        database_url=database,
+        injection=injection,
+        estimator=estimator,
+    )
+    gen: dict[str, Any] = {}
+    if max_tokens is not None:
+        gen["max_tokens"] = max_tokens
+    if seed is not None:
+        gen["seed"] = seed
+    if gen:
+        cfg = cfg.model_copy(update={"generation": cfg.generation.model_copy(update=gen)})
+    if cfg.backend == "openai" and not cfg.base_url:
+        fail("--backend openai needs --base-url (e.g. http://127.0.0.1:8000/v1) and --model")
+    return Agent(cfg)
+
+
+def _state_line(r: TurnResult) -> str:
+    from affagent.affect.labels import describe
+    from affagent.affect.state import AffectState
+
+    st = AffectState.from_dict(r.trace.state_after)
+    u = r.user_estimate
+    strategy = f" · strategy: {r.strategy}" if r.strategy else ""
+    return (
+        f"[feeling {describe(st.vad, st.velocity)} (V {r.state['V']:+.2f} A {r.state['A']:+.2f} "
+        f"D {r.state['D']:+.2f}){strategy} · user V {u['V']:+.2f} A {u['A']:+.2f} "
+        f"D {u['D']:+.2f}]"
+    )
+
+
+_OPT_PERSONA = typer.Option(None, "--persona", "-p", help="Persona id or YAML file (new sessions).")
+_OPT_DYNAMICS = typer.Option(
+    None, "--dynamics", "-d", help="stateless | first:ALPHA | second:MU[:SPRING] (new sessions)."
+)
+_OPT_BACKEND = typer.Option(None, "--backend", "-b", help=BACKEND_HELP)
+_OPT_BASE_URL = typer.Option(None, "--base-url", help="OpenAI-compatible server URL.")
+_OPT_MODEL = typer.Option(None, "--model", "-m", help="Model name on the server.")
+_OPT_DB = typer.Option(
+    None, "--database", help="SQLAlchemy URL (default: $AFFAGENT_HOME/affagent.db)."
+)
+_OPT_INJ = typer.Option(
+    None,
+    "--injection",
+    help="system | prefill | fewshot | none, combinable with + "
+    "(default: the best measured for the backend).",
+)
+
+
+def say(
+    text: str = typer.Argument(..., help="What you say to the agent."),
+    session: str = typer.Option(None, "--session", "-s", help="Continue this session."),
+    persona: str = _OPT_PERSONA,
+    dynamics: str = _OPT_DYNAMICS,
+    backend: str = _OPT_BACKEND,
+    base_url: str = _OPT_BASE_URL,
+    model: str = _OPT_MODEL,
+    database: str = _OPT_DB,
+    injection: str = _OPT_INJ,
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """One turn: print the agent's reply, its feeling and the session id to continue with."""
+    from affagent.errors import AffagentError, BackendError, ConcurrentTurnError
+
+    agent = _agent(
+        persona=persona,
+        dynamics=dynamics,
+        backend=backend,
+        base_url=base_url,
+        model=model,
+        database=database,
+        injection=injection,
+    )
+    try:
+        if session is not None and (persona or dynamics):
+            rec = agent.store.get_session(session)
+            if (persona and persona != rec.persona) or (dynamics and dynamics != rec.dynamics):
+                print(
+                    "note: --persona/--dynamics apply to new sessions; session "
+                    f"{session} keeps {rec.persona} / {rec.dynamics}",
+                    file=sys.stderr,
+                )
+        r = agent.respond_sync(text, session)
+    except AffagentError as exc:
+        msg = str(exc)
+        if isinstance(exc, BackendError | ConcurrentTurnError) and session:
+            msg += f" (session {session}; your message was not stored, send it again)"
+        fail(msg)
+    finally:
+        agent.close()
+    if json_out:
+        print_json(r.summary())
+        return
+    typer.echo(r.reply)
+    typer.echo(_state_line(r), err=True)
+    typer.echo(
+        f"[session {r.session_id} · turn {r.turn} · continue with: affagent say "
+        f'--session {r.session_id} "..."]',
+        err=True,
+    )
+
+
+def demo(
+    backend: str = _OPT_BACKEND,
+    persona: str = _OPT_PERSONA,
+    dynamics: str = _OPT_DYNAMICS,
+    base_url: str = _OPT_BASE_URL,
+    model: str = _OPT_MODEL,
+    database: str = _OPT_DB,
+    injection: str = _OPT_INJ,
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object at the end."),
+) -> None:
+    """A short real conversation (five scripted user lines) on the embedded model by default,
+    showing each reply with the agent's feeling, strategy and the user's estimated affect."""
+    from affagent.errors import AffagentError
+
+    agent = _agent(
+        persona=persona,
+        dynamics=dynamics,
+        backend=backend,
+        base_url=base_url,
+        model=model,
+        database=database,
+        injection=injection,
+    )
+    results: list[TurnResult] = []
+    try:
+        sid = agent.new_session(persona=persona, dynamics=dynamics)
+        rec = agent.store.get_session(sid)
+        if not json_out:
+            typer.echo(f"persona {rec.persona} · dynamics {rec.dynamics} · session {sid}")
+        for line in DEMO_LINES:
+            r = agent.respond_sync(line, sid)
+            results.append(r)
+            if not json_out:
+                typer.echo(f"\nyou   > {line}")
+                typer.echo(f"agent > {r.reply}")
+                typer.echo(f"        {_state_line(r)}")
+        if not json_out:
+            comp = ", ".join(f"{k}: {v}" for k, v in agent.components.items())
+            typer.echo(f"\n[{comp}]")
+            typer.echo(f"[saved as session {sid}: affagent sessions show {sid}]")
+    except AffagentError as exc:
+        fail(str(exc))
+    finally:
+        agent.close()
+    if json_out:
+        print_json({"session": sid, "turns": [r.summary() for r in results]})
+
+
+def _store(database: str | None) -> Any:
+    from affagent.store import SessionStore
+
+    return SessionStore(database)
+
+
+@sessions_app.command("list")
+def sessions_list(
+    database: str = _OPT_DB,
+    tenant: str = typer.Option("default", "--tenant", help="Tenant (HTTP service users)."),
+    limit: int = typer.Option(50, "--limit", min=1),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Stored sessions, most recent first."""
+    store = _store(database)
+    try:
+        recs = store.list_sessions(tenant, limit=limit)
+    finally:
+        store.close()
+    if json_out:
+        print_json(
+            {
+                "sessions": [
+                    {
+                        "id": r.id,
+                        "persona": r.persona,
+                        "dynamics": r.dynamics,
+                        "turns": r.turns,
+                        "title": r.title,
+                        "updated_at": r.updated_at.isoformat(),
+                        "state": r.state.vad.to_dict(),
+                    }
+                    for r in recs
+                ]
+            }
+        )
+        return
+    if not recs:
+        typer.echo('no sessions yet; start one with: affagent say "hello"')
+    for r in recs:
+        v = r.state.vad
+        typer.echo(
+            f"{r.id:<14} {r.updated_at:%Y-%m-%d %H:%M}  {r.turns:>3} turns  {r.persona:<16} "
+            f"V {v.v:+.2f} A {v.a:+.2f} D {v.d:+.2f}  {r.title[:40]}"
+        )
+
+
+@sessions_app.command("show")
+def sessions_show(
+    session: str = typer.Argument(..., help="Session id."),
+    database: str = _OPT_DB,
+    tenant: str = typer.Option("default", "--tenant"),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """A session's conversation with the agent's state after every turn."""
+    import json as _json
+
+    store = _store(database)
+    try:
+        if json_out:
+            print_json(_json.loads(store.export(session, tenant, "json")))
+        else:
+            typer.echo(store.export(session, tenant, "md"), nl=False)
+    finally:
+        store.close()
+
+
+@sessions_app.command("export")
+def sessions_export(
+    session: str = typer.Argument(..., help="Session id."),
+    fmt: str = typer.Option("md", "--format", "-f", help="md (Markdown) or json."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
+    database: str = _OPT_DB,
+    tenant: str = typer.Option("default", "--tenant"),
+) -> None:
+    """Export a session (every turn's trace and the state trace) as Markdown or JSON."""
+    store = _store(database)
+    try:
+        text = store.export(session, tenant, fmt)
+    finally:
+        store.close()
+    if output is None:
+        typer.echo(text, nl=not text.endswith("\n"))
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}", err=True)
+
+
+@sessions_app.command("delete")
+def sessions_delete(
+    session: str = typer.Argument(..., help="Session id."),
+    database: str = _OPT_DB,
+    tenant: str = typer.Option("default", "--tenant"),
+) -> None:
+    """Delete a session with its turns and state history."""
+    store = _store(database)
+    try:
+        store.delete_session(session, tenant)
+    finally:
+        store.close()
+    typer.echo(f"deleted {session}", err=True)
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    app.command("say")(say)
+    app.command("demo")(demo)
+    app.add_typer(sessions_app, name="sessions")

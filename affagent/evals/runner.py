@@ -352,9 +352,9 @@ def agent_factory(
         cfg = base.model_copy(update={"generation": gen})
         if not first:
             first.append(Agent(cfg))
-            return first[0]  # type: ignore[no-any-return]
+            return first[0]
         a = first[0]
-        return Agent(  # type: ignore[no-any-return]
+        return Agent(
             cfg,
             backend=a.backend,
             estimator=a.estimator,

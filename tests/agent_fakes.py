@@ -1,0 +1,118 @@
+"""Small fakes for the agent's unit tests (the real components have their own tests).
+
+``FakeBackend`` is also loadable by name (``backend="tests.agent_fakes:FakeBackend"``) so the
+CLI can be exercised in a subprocess without a model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from affagent.errors import BackendError
+from affagent.types import (
+    ChatMessage,
+    GenerationParams,
+    StrategyChoice,
+    StrategyContext,
+    VADEstimate,
+)
+
+_V = re.compile(r"V=([+-]\d\.\d\d)")
+
+
+class FakeBackend:
+    """Replies ``"<tone> reply to: <user text>"`` where tone comes from the V= in the system
+    prompt, streamed word by word. ``fail``: None | "down" | "midstream" | "slow" | "empty"."""
+
+    name = "fake"
+
+    def __init__(
+        self, fail: str | None = None, delay: float = 0.0, echo_prefill: bool = True, **kw: Any
+    ) -> None:
+        self.fail = fail
+        self.echo_prefill = echo_prefill
+        self.delay = delay
+        self.calls: list[tuple[list[ChatMessage], GenerationParams]] = []
+        self.closed = False
+
+    def _reply(self, messages: Sequence[ChatMessage]) -> str:
+        m = _V.search(messages[0].content)
+        v = float(m.group(1)) if m else 0.0
+        tone = "warm" if v > 0.1 else "cold" if v < -0.1 else "plain"
+        return f"{tone} reply to: {messages[-1].content[:40]}"
+
+    async def generate(self, messages: Sequence[ChatMessage], params: GenerationParams) -> str:
+        self.calls.append((list(messages), params))
+        if self.fail == "down":
+            raise BackendError("fake backend is down")
+        if self.fail == "crash":
+            raise RuntimeError("connection reset")
+        if self.fail == "slow":
+            await asyncio.sleep(30)
+        if self.fail == "empty":
+            return ""
+        await asyncio.sleep(self.delay)
+        body = self._reply(messages)
+        if params.prefill and self.echo_prefill:  # the backends' contract
+            return params.prefill + " " + body
+        return body
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], params: GenerationParams
+    ) -> AsyncIterator[str]:
+        self.calls.append((list(messages), params))
+        if self.fail == "down":
+            raise BackendError("fake backend is down")
+        words = self._reply(messages).split(" ")
+        if params.prefill and self.echo_prefill:
+            yield params.prefill[:3]  # split across deltas, as a real tokenizer may
+            yield params.prefill[3:]
+            words[0] = " " + words[0]
+        for i, w in enumerate(words):
+            if self.fail == "midstream" and i == 2:
+                raise BackendError("stream broke")
+            if self.fail == "slow" and i == 1:
+                await asyncio.sleep(30)
+            await asyncio.sleep(self.delay)
+            yield w if i == 0 else " " + w  # the first word carries its own space
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+class FixedEstimator:
+    """Returns the same estimate for any text and records what it read."""
+
+    name = "fixed"
+
+    def __init__(self, v: float = 0.0, a: float = 0.0, d: float = 0.0) -> None:
+        self.value = VADEstimate(V=v, A=a, D=d)
+        self.seen: list[str] = []
+
+    def estimate(self, texts: Sequence[str]) -> list[VADEstimate]:
+        self.seen += list(texts)
+        return [self.value if t.strip() else VADEstimate(confidence=0.0) for t in texts]
+
+
+class FixedSelector:
+    name = "fixed"
+
+    def __init__(self, strategy: str = "Question") -> None:
+        self.strategy = strategy
+        self.contexts: list[StrategyContext] = []
+
+    def select(self, context: StrategyContext) -> StrategyChoice:
+        self.contexts.append(context)
+        return StrategyChoice(
+            strategy=self.strategy, probabilities={self.strategy: 0.7, "Others": 0.3}
+        )
+
+
+def failing_backend(**kw: Any) -> FakeBackend:
+    """A FakeBackend that fails as ``$AFFAGENT_FAKE_FAIL`` says (for CLI fault tests)."""
+    import os
+
+    return FakeBackend(fail=os.environ.get("AFFAGENT_FAKE_FAIL", "down"), **kw)

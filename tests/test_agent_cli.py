@@ -1,0 +1,170 @@
+"""``affagent say``, ``sessions`` and ``demo`` as a user runs them (subprocesses), with a fake
+backend loaded by name so no model is needed (the real backends: test_agent_e2e)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FAKE = "scripted"
+
+
+@pytest.fixture()
+def env(tmp_path: Path) -> dict[str, str]:
+    e = dict(os.environ)
+    e.update(
+        AFFAGENT_HOME=str(tmp_path / "home"),
+        AFFAGENT_ESTIMATOR="keywords",
+        AFFAGENT_CLASSIFIER="none",
+        AFFAGENT_SELECTOR="none",
+        PYTHONPATH=str(ROOT),
+    )
+    e.pop("AFFAGENT_DATABASE_URL", None)
+    return e
+
+
+def subprocess_run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The real thing: a new Python process, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "affagent", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=ROOT,
+    )
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """In-process ``affagent.cli.main`` with the same environment (process start is slow on a
+    busy 2-core box; the subprocess path is covered by the tests that call subprocess_run)."""
+    import contextlib
+    import io
+
+    from affagent.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    old = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(list(args))
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+
+
+def last_json(r: subprocess.CompletedProcess[str]) -> dict:  # type: ignore[type-arg]
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_say_json_continues_across_calls(env: dict[str, str]) -> None:
+    a = last_json(
+        subprocess_run(env, "say", "--backend", FAKE, "--json", "I am furious and miserable")
+    )
+    assert set(a) == {"session", "turn", "reply", "state", "strategy", "user_estimate"}
+    assert a["turn"] == 1 and set(a["state"]) == {"V", "A", "D"} and a["user_estimate"]["V"] < 0
+    b = last_json(run(env, "say", "--backend", FAKE, "--session", a["session"], "--json", "ok"))
+    assert b["session"] == a["session"] and b["turn"] == 2
+    # the state continued from turn 1, not from rest
+    assert b["state"] != a["state"]
+    listed = last_json(run(env, "sessions", "list", "--json"))
+    assert [s["id"] for s in listed["sessions"]] == [a["session"]]
+    assert listed["sessions"][0]["turns"] == 2
+
+
+def test_say_human_output_names_the_session(env: dict[str, str]) -> None:
+    r = subprocess_run(env, "say", "--backend", FAKE, "--injection", "prefill", "my garden")
+    assert r.returncode == 0, r.stderr
+    assert "garden" in r.stdout  # the scripted backend echoes the topic
+    assert "--session" in r.stderr and "feeling" in r.stderr
+
+
+def test_sessions_show_and_export(env: dict[str, str], tmp_path: Path) -> None:
+    a = last_json(run(env, "say", "--backend", FAKE, "--json", "first line"))
+    sid = a["session"]
+    r = run(env, "sessions", "show", sid)
+    assert r.returncode == 0 and f"# Session {sid}" in r.stdout and "> first line" in r.stdout
+    out = tmp_path / "s.json"
+    r = run(env, "sessions", "export", sid, "--format", "json", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(out.read_text())
+    assert doc["turns"][0]["reply"] == a["reply"] and len(doc["states"]) == 2
+    shown = last_json(run(env, "sessions", "show", sid, "--json"))
+    assert shown["session"]["id"] == sid
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["say", "--backend", FAKE, "   "], "empty"),
+        (["say", "--backend", FAKE, "--session", "nope", "hi"], "no session"),
+        (["say", "--backend", FAKE, "--persona", "nobody", "hi"], "unknown persona"),
+        (["say", "--backend", FAKE, "--dynamics", "fourth:1", "hi"], "accepted forms"),
+        (["say", "--backend", "openai", "hi"], "--base-url"),
+        (["say", "--backend", "tests.agent_fakes:Nope", "hi"], "cannot load backend"),
+        (["sessions", "show", "nope"], "no session"),
+        (["sessions", "export", "nope"], "no session"),
+    ],
+)
+def test_errors_are_one_line_exit_2(env: dict[str, str], args: list[str], needle: str) -> None:
+    r = run(env, *args)
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = [ln for ln in r.stderr.strip().splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and needle in lines[0], r.stderr
+    assert "Traceback" not in r.stderr
+    assert last_json(run(env, "sessions", "list", "--json"))["sessions"] == []  # nothing stored
+
+
+def test_error_in_a_real_process(env: dict[str, str]) -> None:
+    r = subprocess_run(env, "say", "--backend", FAKE, "--session", "nope", "hi")
+    assert r.returncode == 2 and r.stderr.strip() == "error: no session 'nope'"
+
+
+def test_backend_failure_keeps_session_and_says_resend(env: dict[str, str]) -> None:
+    a = last_json(run(env, "say", "--backend", FAKE, "--json", "hi"))
+    env2 = dict(env, AFFAGENT_FAKE_FAIL="down")
+    r = run(
+        env2,
+        "say",
+        "--backend",
+        "tests.agent_fakes:failing_backend",
+        "--session",
+        a["session"],
+        "important message",
+    )
+    assert r.returncode == 2 and "not stored" in r.stderr and "Traceback" not in r.stderr
+    listed = last_json(run(env, "sessions", "list", "--json"))
+    assert listed["sessions"][0]["turns"] == 1
+
+
+def test_demo_runs_a_conversation(env: dict[str, str]) -> None:
+    doc = last_json(run(env, "demo", "--backend", FAKE, "--json"))
+    turns = doc["turns"]
+    assert len(turns) == 5 and [t["turn"] for t in turns] == [1, 2, 3, 4, 5]
+    # the user's estimated valence dips in the middle and recovers at the end
+    vs = [t["user_estimate"]["V"] for t in turns]
+    assert min(vs[1:3]) < vs[4]
+    r = run(env, "demo", "--backend", FAKE)
+    assert r.returncode == 0 and r.stdout.count("agent >") == 5
+
+
+def test_help_lists_commands(env: dict[str, str]) -> None:
+    r = run(env, "--help")
+    for cmd in ("say", "sessions", "demo"):
+        assert cmd in r.stdout
+    r = run(env, "say", "--help")
+    assert "--session" in r.stdout and "--backend" in r.stdout
