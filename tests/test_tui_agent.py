@@ -52,7 +52,7 @@ async def test_chat_resume_and_export_on_the_real_agent(tmp_path: Path) -> None:
         await say(pilot, "I am furious and miserable, everything went wrong")
         await say(pilot, "I feel awful and scared")
         turns = agent.store.turns("real-1")
-        assert [t.user_text for t in turns][0].startswith("I am furious")
+        assert len(turns) == 2 and turns[0].user_text.startswith("I am furious")
         replies = [m.text for m in app.conversation.messages("agent")]
         assert replies == [t.reply for t in turns] and all(replies)
         v2 = agent_v(app)

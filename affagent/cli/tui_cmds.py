@@ -14,18 +14,11 @@ from affagent.cli._common import fail
 BACKENDS = ("embedded", "openai", "scripted")
 
 
-def _agent_module() -> Any:
-    import importlib
-
-    return importlib.import_module("affagent.agent")
-
-
 def build_config(**options: Any) -> Any:
     """An AgentConfig from the environment overridden by the given non-None options."""
-    AgentConfig = _agent_module().AgentConfig
-    given = {k: v for k, v in options.items() if v is not None}
-    from_env = getattr(AgentConfig, "from_env", None)
-    return from_env(**given) if from_env is not None else AgentConfig(**given)
+    from affagent.agent import AgentConfig
+
+    return AgentConfig.from_env(**{k: v for k, v in options.items() if v is not None})
 
 
 def chat_cmd(
@@ -99,7 +92,9 @@ def chat_cmd(
     )
 
     def make_agent() -> Any:
-        return _agent_module().Agent(config)
+        from affagent.agent import Agent
+
+        return Agent(config)
 
     from affagent.tui import ChatApp
 
