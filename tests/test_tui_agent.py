@@ -16,7 +16,7 @@ from affagent.agent import Agent, AgentConfig
 from affagent.backends import ScriptedBackend
 from affagent.tui import ChatApp
 from affagent.tui.screens import SessionPicker
-from affagent.tui.widgets import AxisRow
+from affagent.tui.widgets import AxisRow, InfoBox
 
 SIZE = (100, 30)
 
@@ -58,6 +58,9 @@ async def test_chat_resume_and_export_on_the_real_agent(tmp_path: Path) -> None:
         v2 = agent_v(app)
         assert v0 is not None and v2 is not None and v2 < v0
         assert v2 == pytest.approx(agent.store.get_session("real-1").state.vad.v)
+        # stages switched off say so instead of showing an empty box
+        assert str(app.query_one("#strategy", InfoBox).render()) == "selector off"
+        assert str(app.query_one("#perceived", InfoBox).render()) == "classifier off"
         await pilot.press("f5")
         await pilot.pause()
         assert app.last_export is not None

@@ -197,6 +197,7 @@ class ChatApp(App[None]):
         except Exception as exc:
             self.show_error(f"loading models: {_describe(exc)}")
             return
+        self.panel.show(self.session, self._components())
         if not self.generating and self.status.level == "busy":
             self.status.set(self._idle_status())
 
@@ -266,8 +267,11 @@ class ChatApp(App[None]):
         for t in view.turns:
             conv.add("user", t.user_text)
             conv.add("agent", t.reply)
-        self.panel.show(view)
+        self.panel.show(view, self._components())
         self.status.set(self._idle_status())
+
+    def _components(self) -> dict[str, str]:
+        return dict(getattr(self.agent, "components", None) or {})
 
     def _idle_status(self) -> str:
         n = len(self.session.turns)
@@ -355,7 +359,7 @@ class ChatApp(App[None]):
         trace = as_trace(result)
         reply.finish(getattr(result, "reply", trace.reply))
         self.session.add(trace)
-        self.panel.show(self.session)
+        self.panel.show(self.session, self._components())
         self.status.set(self._idle_status())
 
     def _offer_again(self, text: str) -> None:
