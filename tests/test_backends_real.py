@@ -136,7 +136,7 @@ def test_embedded_config_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    from tests._servers import llama_server
+    from affagent.backends.local_server import llama_server
 
     with llama_server(GGUF, n_ctx=1024) as srv:
         yield srv.base_url
@@ -179,7 +179,7 @@ async def test_openai_real_server_error_is_reported_and_retries_bounded(server: 
 
 @pytest.mark.slow
 async def test_openai_server_killed_mid_stream_then_down() -> None:
-    from tests._servers import llama_server
+    from affagent.backends.local_server import llama_server
 
     with llama_server(GGUF, n_ctx=512) as srv:
         b = OpenAIBackend(base_url=srv.base_url, model="m", timeout=60, retries=1,

@@ -177,3 +177,14 @@ async def test_load_backend_registry() -> None:
     await b.aclose()
     with pytest.raises(BackendError, match="closed"):
         await b.generate(convo("x"), GenerationParams())
+
+
+def test_importing_backends_stays_light() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, affagent.backends as b; b.load_backend('openai', base_url='http://h:1');"
+            " print('llama_cpp' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "False"

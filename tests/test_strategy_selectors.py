@@ -1,0 +1,210 @@
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from affagent.errors import ConfigError
+from affagent.strategy import STRATEGY_NAMES, load_selector
+from affagent.strategy.baselines import TRAIN_COUNTS, train_prior
+from affagent.strategy.calibration import apply_offsets, match_marginals, prior_offsets
+from affagent.strategy.data import iter_examples, load_esconv
+from affagent.strategy.features import N_STRUCTURED, structured_features, texts_to_encode
+from affagent.strategy.learned import LearnedSelector, StrategyHead, load_head
+from affagent.strategy.llm import LLMSelector, parse_strategy
+from affagent.types import (
+    ChatMessage,
+    DialogueTurn,
+    GenerationParams,
+    StrategyContext,
+    StrategySelector,
+    VADEstimate,
+)
+
+DIM = 16
+
+
+class HashEncoder:
+    """Deterministic fake encoder: unit vectors seeded by the text's hash."""
+
+    name = "hash"
+    dim = DIM
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        out = []
+        for t in texts:
+            seed = int(hashlib.sha256(t.encode()).hexdigest()[:8], 16)
+            v = np.random.default_rng(seed).normal(size=DIM)
+            out.append(v / np.linalg.norm(v))
+        return np.array(out, dtype=np.float32)
+
+
+def _dialogue() -> list[DialogueTurn]:
+    return [
+        DialogueTurn(speaker="usr", text="Hi there."),
+        DialogueTurn(speaker="sys", text="Hello! How are you?", strategy="Question"),
+        DialogueTurn(speaker="usr", text="Bad. I lost my job."),
+        DialogueTurn(speaker="usr", text="What should I do?"),
+    ]
+
+
+def _head(tmp_path: Path, offsets: np.ndarray | None = None) -> Path:
+    rng = np.random.default_rng(0)
+    d_in = 3 * DIM + N_STRUCTURED
+    layers = [
+        (rng.normal(size=(d_in, 12)).astype(np.float32), np.zeros(12, np.float32)),
+        (rng.normal(size=(12, 8)).astype(np.float32), np.zeros(8, np.float32)),
+    ]
+    off = offsets if offsets is not None else np.linspace(-1, 1, 8)
+    head = StrategyHead(layers, np.zeros(d_in), np.ones(d_in), off, {"dim": DIM, "fp16": True})
+    path = tmp_path / "head.npz"
+    head.save(path)
+    return path
+
+
+def test_learned_selector_contract_with_fake_encoder(tmp_path: Path) -> None:
+    enc = HashEncoder()
+    sel = LearnedSelector(_head(tmp_path), encoder=enc)
+    assert isinstance(sel, StrategySelector)
+    choice = sel.select(StrategyContext(dialogue=_dialogue()))
+    assert choice.strategy in STRATEGY_NAMES
+    assert set(choice.probabilities) == set(STRATEGY_NAMES)
+    assert sum(choice.probabilities.values()) == pytest.approx(1.0)
+    assert choice.strategy == max(choice.probabilities, key=choice.probabilities.__getitem__)
+    assert "after Question" in choice.reason and "user asked a question" in choice.reason
+    # one encoder pass, each utterance once
+    assert len(enc.calls) == 1 and len(enc.calls[0]) == len(set(enc.calls[0]))
+
+
+def test_bias_control_shifts_by_the_offsets(tmp_path: Path) -> None:
+    path = _head(tmp_path)
+    ctxs = [StrategyContext(dialogue=_dialogue()[: k + 1]) for k in range(4)]
+    on = LearnedSelector(path, encoder=HashEncoder()).predict_proba(ctxs)
+    off = LearnedSelector(path, encoder=HashEncoder(), bias_control=False).predict_proba(ctxs)
+    ratio = np.log(on) - np.log(off)
+    offsets = np.linspace(-1, 1, 8)
+    # same shift for every row, up to renormalisation
+    assert np.allclose(ratio - ratio[:, :1], offsets - offsets[0], atol=1e-3)
+
+
+def test_missing_or_broken_head_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"train one with scripts/train_strategy\.py"):
+        LearnedSelector(tmp_path / "none.npz", encoder=HashEncoder())
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, x=np.zeros(3))
+    with pytest.raises(ConfigError, match="not a strategy head"):
+        load_head(bad)
+
+
+def test_structured_features_reflect_context() -> None:
+    d = _dialogue()
+    f = structured_features(d)
+    assert f.shape == (N_STRUCTURED,)
+    assert f[STRATEGY_NAMES.index("Question")] == 1.0  # previous strategy one-hot
+    assert f[-1] == 0.0  # no VAD given
+    vad = [VADEstimate(V=-0.2, A=0.1, D=0.0), VADEstimate(V=-0.6, A=0.4, D=-0.2)]
+    g = structured_features(d, vad)
+    assert g[-1] == 1.0 and g[-7] == pytest.approx(-0.6) and g[-4] == pytest.approx(-0.4)
+    assert texts_to_encode(d)[:2] == ["Bad. I lost my job.", "What should I do?"]
+
+
+def test_match_marginals_hits_the_target_shares() -> None:
+    rng = np.random.default_rng(1)
+    lp = np.log(rng.dirichlet(np.ones(8) * 0.5, size=4000))
+    lp[:, 0] += 1.5  # a head that over-predicts strategy 0
+    target = train_prior()
+    b = match_marginals(lp, target)
+    share = np.bincount(np.argmax(lp + b, axis=1), minlength=8) / len(lp)
+    assert np.abs(share - target).sum() < 0.02
+    assert apply_offsets(lp, b).sum(axis=1) == pytest.approx(np.ones(len(lp)))
+    assert prior_offsets(target, 1.0) == pytest.approx(-np.log(target))
+
+
+def test_train_counts_match_the_data(shared_data: Path) -> None:
+    from collections import Counter
+
+    c = Counter(e.gold for e in iter_examples(load_esconv(shared_data / "esconv/train.jsonl")))
+    assert dict(c) == TRAIN_COUNTS
+
+
+def test_baselines() -> None:
+    ctx = StrategyContext(dialogue=_dialogue())
+    assert load_selector("prior").select(ctx).strategy == "Others"
+    draws = {load_selector("uniform", seed=s).select(ctx).strategy for s in range(40)}
+    assert len(draws) >= 6
+    sampled = load_selector("prior", sample=True, seed=3)
+    assert isinstance(sampled, StrategySelector)
+    with pytest.raises(ConfigError, match="unknown selector"):
+        load_selector("oracle")
+    with pytest.raises(ConfigError, match="needs a backend"):
+        load_selector("llm")
+    with pytest.raises(ConfigError, match="selector 'prior'"):
+        load_selector("prior", colour="red")
+
+
+class FakeBackend:
+    def __init__(self, answers: list[str], name: str = "fake") -> None:
+        self.name = name
+        self.answers = answers
+        self.seen: list[tuple[list[ChatMessage], GenerationParams]] = []
+
+    async def generate(self, messages: Sequence[ChatMessage], params: GenerationParams) -> str:
+        self.seen.append((list(messages), params))
+        return self.answers[(len(self.seen) - 1) % len(self.answers)]
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], params: GenerationParams
+    ) -> AsyncIterator[str]:
+        yield await self.generate(messages, params)
+
+    async def aclose(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    "answer,expected",
+    [
+        ("Question", "Question"),
+        ("  [reflection of feelings]. ", "Reflection of feelings"),
+        ("I would use Providing Suggestions here.", "Providing Suggestions"),
+        ("paraphrase what they said", "Restatement or Paraphrasing"),
+        ("Offer reassurance", "Affirmation and Reassurance"),
+        ("¯\\_(ツ)_/¯", None),
+    ],
+)
+def test_parse_strategy(answer: str, expected: str | None) -> None:
+    assert parse_strategy(answer, STRATEGY_NAMES) == expected
+
+
+def test_llm_selector_prompts_parses_and_constrains() -> None:
+    fake = FakeBackend(["Reflection of Feelings", "no idea"])
+    sel = LLMSelector(fake, constrained="guided_choice")
+    ctx = StrategyContext(dialogue=_dialogue())
+    c1 = sel.select(ctx)
+    assert c1.strategy == "Reflection of feelings" and c1.probabilities[c1.strategy] == 1.0
+    msgs, params = fake.seen[0]
+    assert "Articulate and describe the help-seeker's feelings" in msgs[0].content
+    assert "Supporter [Question]: Hello! How are you?" in msgs[1].content
+    assert params.extra_body["guided_choice"] == list(STRATEGY_NAMES)
+    c2 = asyncio.run(sel.aselect(ctx))
+    assert c2.strategy == "Others" and "fell back" in c2.reason
+    vllm = LLMSelector(FakeBackend(["Question"], name="openai"))
+    vllm.select(ctx)
+    assert vllm.constrained == "structured_outputs"
+    assert vllm.backend.seen[0][1].extra_body["structured_outputs"] == {  # type: ignore[attr-defined]
+        "choice": list(STRATEGY_NAMES)
+    }
+    assert LLMSelector(FakeBackend(["x"], name="scripted")).constrained == "none"
+
+
+async def test_llm_select_works_inside_a_running_loop() -> None:
+    sel = LLMSelector(FakeBackend(["Information"]))
+    assert sel.select(StrategyContext(dialogue=_dialogue())).strategy == "Information"
