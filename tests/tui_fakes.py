@@ -8,6 +8,7 @@ real agent: a cancelled or failed stream stores nothing.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -88,6 +89,14 @@ class FakeStore:
     def turns(self, session_id: str, tenant: str = "default") -> list[TurnTrace]:
         self.get_session(session_id, tenant)
         return list(self.traces.get(session_id, []))
+
+    def export(self, session_id: str, tenant: str = "default", fmt: str = "json") -> str:
+        traces = self.turns(session_id, tenant)
+        if fmt == "json":
+            return json.dumps(
+                {"format": "fake", "turns": [t.model_dump(mode="json") for t in traces]}
+            )
+        return "\n".join(f"{t.turn}. {t.user_text} -> {t.reply}" for t in traces) + "\n"
 
 
 class FakeAgent:

@@ -470,7 +470,10 @@ class ChatApp(App[None]):
                 from affagent.resources import state_dir
 
                 directory = state_dir() / "exports"
-            md, js = export_session(self.session, directory)
+            assert self.agent is not None
+            md, js = export_session(
+                self.agent.store, self.session.session_id, directory, self.tenant
+            )
             self.last_export = (md, js)
             self.status.set(f"exported {md} and {js.name}")
             self.notify(f"{md}\n{js}", title="exported")
