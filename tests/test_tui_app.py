@@ -118,6 +118,28 @@ async def test_escape_cancels_and_stores_nothing() -> None:
         assert app.session.turns[0].turn == 1
 
 
+async def test_escape_after_the_commit_shows_the_stored_turn() -> None:
+    """Esc can land between the agent's commit and its final event: the app then shows the
+    turn as stored instead of claiming nothing was kept."""
+    agent = FakeAgent()
+    agent.gate_after_commit = asyncio.Event()
+    app = ChatApp(agent, session_id="late-esc")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"I am sad", "enter")
+        for _ in range(50):
+            await pilot.pause(0.02)
+            if agent.store.traces["late-esc"]:
+                break
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert len(agent.store.turns("late-esc")) == 1
+        assert len(app.session.turns) == 1
+        assert texts(app, "agent") == ["That sounds really hard. I am here with you."]
+        assert "stored" in app.status.message and "nothing" not in app.status.message
+        assert app.query_one("#prompt").value == ""  # type: ignore[attr-defined]
+
+
 async def test_backend_failure_is_an_error_line_not_a_crash() -> None:
     agent = FakeAgent()
     agent.fail_after = 3

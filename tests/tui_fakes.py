@@ -105,6 +105,7 @@ class FakeAgent:
         self.token_delay = token_delay
         self.fail_after: int | None = None  # raise BackendError after this many tokens
         self.gate: asyncio.Event | None = None  # when set, the stream waits on it mid-reply
+        self.gate_after_commit: asyncio.Event | None = None  # ... or after committing
         self.closed = False
         self._n = 0
 
@@ -195,6 +196,8 @@ class FakeAgent:
         rec.turns = turn
         rec.version += 1
         rec.title = rec.title or text[:40]
+        if self.gate_after_commit is not None:
+            await self.gate_after_commit.wait()
         yield Event(
             "done",
             result=Result(

@@ -340,8 +340,8 @@ class ChatApp(App[None]):
                     self._apply(event.result, reply)
         except asyncio.CancelledError:
             reply.state = "cancelled"
-            self._after_cancel(sid)
-            self._offer_again(text)
+            if not self._after_cancel(sid):
+                self._offer_again(text)
             raise
         except Exception as exc:
             reply.state = "failed"
@@ -369,19 +369,22 @@ class ChatApp(App[None]):
             prompt.value = text
             prompt.cursor_position = len(text)
 
-    def _after_cancel(self, sid: str) -> None:
-        """Say what was kept. Normally nothing; if the turn had already been committed when
-        Esc arrived, show it as the store has it rather than pretend it was dropped."""
+    def _after_cancel(self, sid: str) -> bool:
+        """Say what was kept; True if the turn was stored after all. Normally nothing is; if
+        the turn had already been committed when Esc arrived, show it as the store has it
+        rather than pretend it was dropped."""
         self.status.set("stopped: nothing was stored", "info")
         if self.agent is None:
-            return
+            return False
         try:
             stored = list(self.agent.store.turns(sid, self.tenant))
         except Exception:
-            return
+            return False
         if len(stored) > len(self.session.turns):
             self._load_session(sid)
             self.status.set("stopped after the reply was stored; showing the stored turn")
+            return True
+        return False
 
     def action_cancel(self) -> None:
         if not self.generating:
