@@ -386,6 +386,15 @@ class ChatApp(App[None]):
             return True
         return False
 
+    def watch_generating(self) -> None:
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Esc ("Stop") is live only while a reply streams; idle, the footer shows it dimmed."""
+        if action == "cancel":
+            return True if self.generating else None
+        return True
+
     def action_cancel(self) -> None:
         if not self.generating:
             return
