@@ -109,7 +109,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"model": Path(gguf).name, "max_tokens": args.max_tokens,
                               "runs": args.runs, "cpus": len(os.sched_getaffinity(0))}
 
-    emb = EmbeddedBackend(gguf, n_ctx=2048, n_threads=args.threads)
+    emb = EmbeddedBackend(gguf, n_ctx=2048, n_threads=args.threads,
+                          n_threads_batch=args.threads)
     t0 = time.perf_counter()
     loaded = emb.load()
     result["embedded_load_s"] = round(time.perf_counter() - t0, 3)
@@ -161,7 +162,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="rounds of the concurrency test")
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--concurrency", type=int, default=4)
-    ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: all)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="llama.cpp threads, decode and prompt (default: half the cores)")
     ap.add_argument("--only", nargs="+", default=["embedded", "server"],
                     choices=["embedded", "server"])
     ap.add_argument("--json", action="store_true", help="print one JSON object last")
