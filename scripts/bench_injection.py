@@ -28,11 +28,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from affagent.affect.state import AffectState  # noqa: E402
-from affagent.affect.vad import VAD  # noqa: E402
-from affagent.persona import load_persona  # noqa: E402
-from affagent.prompting import PromptBuilder, PromptInputs  # noqa: E402
-from affagent.types import GenerationParams  # noqa: E402
+from affagent.affect.state import AffectState
+from affagent.affect.vad import VAD
+from affagent.persona import load_persona
+from affagent.prompting import PromptBuilder, PromptInputs
+from affagent.types import GenerationParams
 
 VALENCES = [-0.8, -0.5, -0.25, 0.0, 0.3, 0.6, 0.85]
 MESSAGES = [
