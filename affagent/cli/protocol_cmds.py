@@ -40,6 +40,24 @@ def _roles(neutral: str | None, adversarial: str | None, reconciliation: str | N
     )
 
 
+def _options(items: list[str]) -> dict[str, Any]:
+    """``["n_threads=1", "name=x"]`` → ``{"n_threads": 1, "name": "x"}``."""
+    import json
+
+    from affagent.errors import ConfigError
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--backend-option needs KEY=VALUE (got {item!r})")
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
+
+
 def _params(theta: float, epsilon: float, k: int) -> Any:
     from affagent.errors import ConfigError
     from affagent.evals.metrics import MetricParams
@@ -75,6 +93,12 @@ def run_cmd(
     ),
     base_url: str = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
     model: str = typer.Option(None, "--model", help="Model name (openai) or GGUF path (embedded)."),
+    backend_option: list[str] = typer.Option(
+        [],
+        "--backend-option",
+        help="KEY=VALUE passed to the backend (repeatable; VALUE read as JSON if it parses), "
+        "e.g. n_threads=1 (embedded) or delay_s=0.02 (scripted).",
+    ),
     max_tokens: int = typer.Option(None, "--max-tokens", min=1, help="Reply length cap."),
     temperature: float = typer.Option(None, "--temperature", min=0.0),
     estimator: str = typer.Option("default", "--estimator", help="VAD estimator name."),
@@ -155,6 +179,7 @@ def run_cmd(
         estimator=estimator,
         classifier=classifier,
         selector=selector,
+        backend_options=_options(backend_option),
     )
     summary = _with_progress(
         progress,
