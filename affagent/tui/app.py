@@ -66,7 +66,9 @@ class ChatApp(App[None]):
         Binding("f3", "persona", "Persona", tooltip="New session with another persona"),
         Binding("f4", "dynamics", "Dynamics", tooltip="New session with other dynamics"),
         Binding("f5,ctrl+e", "export", "Export", tooltip="Export transcript + state trace"),
-        Binding("ctrl+n", "new_session", "New", tooltip="Start a new session (or retry a failed start)"),
+        Binding(
+            "ctrl+n", "new_session", "New", tooltip="Start a new session (or retry a failed start)"
+        ),
         Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="Quit"),
     ]
 
