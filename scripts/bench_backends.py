@@ -122,8 +122,11 @@ async def cancel_latency(emb: EmbeddedBackend, trials: int = 3) -> float:
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     gguf = args.model or default_gguf_path()
-    params = GenerationParams(max_tokens=args.max_tokens, temperature=0.7, seed=1)
+    # unseeded, like the agent's default: a seeded embedded call re-evaluates the whole prompt
+    # (reproducible, slower first token); --seed measures that path
+    params = GenerationParams(max_tokens=args.max_tokens, temperature=0.7, seed=args.seed)
     result: dict[str, Any] = {"model": Path(gguf).name, "max_tokens": args.max_tokens,
+                              "seed": args.seed,
                               "runs": args.runs, "cpus": len(os.sched_getaffinity(0))}
 
     emb = EmbeddedBackend(gguf, n_ctx=2048, n_threads=args.threads,
@@ -181,6 +184,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="rounds of the concurrency test")
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=None, help="sampling seed (default: none)")
     ap.add_argument("--threads", type=int, default=None,
                     help="llama.cpp threads, decode and prompt (default: half the cores)")
     ap.add_argument("--only", nargs="+", default=["embedded", "server"],
