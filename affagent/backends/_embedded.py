@@ -16,7 +16,9 @@
   context (the first backend to load a file sets its thread counts). ``n_threads`` (decode)
   and ``n_threads_batch`` (prompt) default to half the usable cores (see
   :func:`default_threads` for the measurement); ``seed`` sets the default sampling seed
-  (``params.seed`` wins per call).
+  (``params.seed`` wins per call). A seeded call is reproducible: it re-evaluates the whole
+  prompt instead of reusing the cached prefix (which rounds differently); unseeded calls
+  reuse the prefix.
 * **extra_body** maps llama.cpp sampling options: ``top_k``, ``min_p``, ``typical_p``,
   ``repeat_penalty`` (alias ``repetition_penalty``), ``presence_penalty``,
   ``frequency_penalty``, ``mirostat_mode/tau/eta``, ``logit_bias``; and vLLM's
@@ -275,6 +277,12 @@ class EmbeddedBackend(StreamingBackend):
                     return
                 it = None
                 try:
+                    if seed is not None:
+                        # a seeded call evaluates the whole prompt in one batch: reusing the
+                        # KV prefix evaluates the last token alone, and llama.cpp's batch-1
+                        # and batched kernels round differently, so the same seed could
+                        # sample a different reply
+                        loaded.llama.reset()
                     it = loaded.llama.create_completion(
                         prompt,
                         max_tokens=params.max_tokens,
