@@ -46,12 +46,22 @@ def _import(module: str, name: str) -> Any:
         raise ImportError(f"{module} has no {name}") from None
 
 
-def _known(module: str, attr: str) -> tuple[str, ...] | None:
+def _known(module: str, attrs: str) -> tuple[str, ...] | None:
+    """The names a package declares (the first of ``attrs``, comma-separated, that exists;
+    a callable is called), or None when it declares none."""
     try:
-        names = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError):
+        mod = importlib.import_module(module)
+    except ImportError:
         return None
-    return tuple(str(n) for n in names)
+    for attr in attrs.split(","):
+        names = getattr(mod, attr.strip(), None)
+        if names is None:
+            continue
+        try:
+            return tuple(str(n) for n in (names() if callable(names) else names))
+        except Exception:
+            return None
+    return None
 
 
 def _attempt(

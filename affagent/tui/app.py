@@ -340,8 +340,8 @@ class ChatApp(App[None]):
                     self._apply(event.result, reply)
         except asyncio.CancelledError:
             reply.state = "cancelled"
-            self._after_cancel(sid)
-            self._offer_again(text)
+            if not self._after_cancel(sid):
+                self._offer_again(text)
             raise
         except Exception as exc:
             reply.state = "failed"
@@ -369,19 +369,31 @@ class ChatApp(App[None]):
             prompt.value = text
             prompt.cursor_position = len(text)
 
-    def _after_cancel(self, sid: str) -> None:
-        """Say what was kept. Normally nothing; if the turn had already been committed when
-        Esc arrived, show it as the store has it rather than pretend it was dropped."""
+    def _after_cancel(self, sid: str) -> bool:
+        """Say what was kept; True if the turn was stored after all. Normally nothing is; if
+        the turn had already been committed when Esc arrived, show it as the store has it
+        rather than pretend it was dropped."""
         self.status.set("stopped: nothing was stored", "info")
         if self.agent is None:
-            return
+            return False
         try:
             stored = list(self.agent.store.turns(sid, self.tenant))
         except Exception:
-            return
+            return False
         if len(stored) > len(self.session.turns):
             self._load_session(sid)
             self.status.set("stopped after the reply was stored; showing the stored turn")
+            return True
+        return False
+
+    def watch_generating(self) -> None:
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Esc ("Stop") is live only while a reply streams; idle, the footer shows it dimmed."""
+        if action == "cancel":
+            return True if self.generating else None
+        return True
 
     def action_cancel(self) -> None:
         if not self.generating:
@@ -470,7 +482,10 @@ class ChatApp(App[None]):
                 from affagent.resources import state_dir
 
                 directory = state_dir() / "exports"
-            md, js = export_session(self.session, directory)
+            assert self.agent is not None
+            md, js = export_session(
+                self.agent.store, self.session.session_id, directory, self.tenant
+            )
             self.last_export = (md, js)
             self.status.set(f"exported {md} and {js.name}")
             self.notify(f"{md}\n{js}", title="exported")
