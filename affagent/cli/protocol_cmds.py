@@ -317,8 +317,12 @@ def list_cmd(json_out: bool = typer.Option(False, "--json")) -> None:
     for name in list_protocols():
         p = load_protocol(name)
         items.append(
-            {"name": name, "turns": len(p.turns), "phases": list(dict.fromkeys(p.phases)),
-             "description": p.description}
+            {
+                "name": name,
+                "turns": len(p.turns),
+                "phases": list(dict.fromkeys(p.phases)),
+                "description": p.description,
+            }
         )
     if json_out:
         print_json({"protocols": items})
