@@ -62,6 +62,8 @@ _METRIC_LABELS = {
     "mean_abs_dv": "mean |ΔV|",
     "tone_r": "tone r",
     "tone_partial_r": "tone partial r",
+    "tone_r_gen": "tone r (model's own words)",
+    "tone_partial_r_gen": "tone partial r (model's own words)",
 }
 
 
