@@ -12,10 +12,22 @@ and :attr:`Encoded.truncated` says so.
 
 The LoRA merge is plain torch (W' = W + (alpha/r)·B·A), so running a fine-tuned model needs no
 ``peft``. Heavy imports happen when the first encoder is built.
+
+Runtimes (``runtime=`` or ``$AFFAGENT_PERCEPTION_RUNTIME``): ``torch`` runs the merged model
+eagerly; ``onnx`` exports it once to ONNX (cached under ``$AFFAGENT_HOME/cache/perception``;
+needs the ``onnx`` package) and runs it with onnxruntime, about 2x faster per utterance here
+with the same outputs (max difference ~1e-6); ``auto`` (default) is ``onnx`` when onnxruntime
+and onnx are installed and the export works, else ``torch`` (logged).
+Threads (``threads=`` or ``$AFFAGENT_PERCEPTION_THREADS``, default 1): the model is small and
+one utterance a turn is the common case, where one intra-op thread is as fast as two on an idle
+CPU and many times faster on a busy one (OpenMP threads wait on each other at every op). With
+the torch runtime this sets ``torch.set_num_threads`` for the process.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import threading
 import unicodedata
@@ -28,6 +40,8 @@ from typing import Any
 import numpy as np
 
 from affagent.errors import ConfigError
+
+_log = logging.getLogger(__name__)
 
 DEFAULT_MAX_LENGTH = 256
 
@@ -128,7 +142,16 @@ class Encoder:
         lora_scale: float = 1.0,
         max_length: int = DEFAULT_MAX_LENGTH,
         cache_size: int = 64,
+        runtime: str | None = None,
+        threads: int | None = None,
     ) -> None:
+        runtime = runtime or os.environ.get("AFFAGENT_PERCEPTION_RUNTIME", "auto")
+        if runtime not in ("auto", "torch", "onnx"):
+            raise ConfigError(
+                f"perception runtime must be 'auto', 'torch' or 'onnx', not {runtime!r}")
+        env_threads = os.environ.get("AFFAGENT_PERCEPTION_THREADS")
+        self.threads = int(threads or (env_threads if env_threads else 1))
+        self.runtime = runtime
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
@@ -141,6 +164,7 @@ class Encoder:
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
         model = AutoModel.from_pretrained(str(self.model_dir), dtype=torch.float32)
         model.eval()
+        model.requires_grad_(False)
         if params:
             state = model.state_dict()
             lora = {k: v for k, v in params.items() if ".lora_" in k}
@@ -154,6 +178,18 @@ class Encoder:
         self.model = model
         self.hidden_size = int(model.config.hidden_size)
         self._torch = torch
+        self._ort: Any = None
+        if runtime == "onnx":
+            self._ort = self._onnx_session(params or {})
+        elif runtime == "auto":
+            try:
+                self._ort = self._onnx_session(params or {})
+                self.runtime = "onnx"
+            except Exception as exc:  # any export/runtime failure: torch still works
+                _log.warning("perception: onnx runtime unavailable (%s); using torch", exc)
+                self.runtime = "torch"
+        if self.runtime == "torch":
+            torch.set_num_threads(self.threads)
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, Encoded] = OrderedDict()
         self._cache_size = cache_size
@@ -204,18 +240,74 @@ class Encoder:
             return_tensors="pt",
         )
 
-    def _forward(self, texts: Sequence[str]) -> list[Encoded]:
+    def _onnx_session(self, params: Mapping[str, Any]) -> Any:
+        """Export the merged model to ONNX once (keyed by a hash of the weights) and open an
+        onnxruntime session on it."""
+        import onnxruntime as ort
+
+        from affagent.resources import state_dir
+
         torch = self._torch
+        h = hashlib.sha256(str(self.model_dir).encode())
+        for k in sorted(params):
+            h.update(k.encode())
+            h.update(params[k].detach().to(torch.float32).numpy().tobytes())
+        cache = state_dir() / "cache" / "perception"
+        cache.mkdir(parents=True, exist_ok=True)
+        path = cache / f"encoder-{h.hexdigest()[:16]}.onnx"
+        if not path.is_file():
+            try:
+                import onnx  # noqa: F401  (the exporter needs it)
+            except ImportError:
+                raise ConfigError("the onnx runtime needs the onnx package to export the "
+                                  "encoder once: pip install onnx") from None
+            ex = self.tokenizer(["an example"], return_tensors="pt")
+            names = ["input_ids", "attention_mask", "token_type_ids"]
+            axes = {n: {0: "batch", 1: "tokens"} for n in names}
+            tmp = path.with_suffix(".tmp")
+            import warnings
+
+            from torch import nn
+
+            bert = self.model
+
+            class Wrapped(nn.Module):
+                def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any
+                            ) -> Any:
+                    return bert(input_ids=input_ids, attention_mask=attention_mask,
+                                token_type_ids=token_type_ids).last_hidden_state
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(
+                    Wrapped(), (ex["input_ids"], ex["attention_mask"], ex["token_type_ids"]),
+                    str(tmp), dynamo=False, input_names=names,
+                    output_names=["last_hidden_state"],
+                    dynamic_axes={**axes, "last_hidden_state": {0: "batch", 1: "tokens"}},
+                    opset_version=17)
+            tmp.replace(path)
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = self.threads
+        so.inter_op_num_threads = 1
+        return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+    def _states(self, batch: Any) -> np.ndarray:
+        """(B, T, H) float32 token states for a tokenised batch."""
+        if self._ort is not None:
+            feeds = {k: batch[k].numpy().astype(np.int64) for k in
+                     ("input_ids", "attention_mask", "token_type_ids")}
+            return np.asarray(self._ort.run(None, feeds)[0], dtype=np.float32)
+        with self._torch.inference_mode():
+            return self.model(**batch).last_hidden_state.float().numpy()
+
+    def _forward(self, texts: Sequence[str]) -> list[Encoded]:
         batch = self._tokenize(texts)
         offsets = batch.pop("offset_mapping").tolist()
-        mask = batch["attention_mask"]
-        with torch.inference_mode():
-            states = self.model(**batch).last_hidden_state
-            m = mask.unsqueeze(-1).to(states.dtype)
-            pooled = (states * m).sum(1) / m.sum(1).clamp(min=1.0)
-        states_np = states.float().numpy()
-        pooled_np = pooled.float().numpy()
-        lengths = mask.sum(1).tolist()
+        mask_np = batch["attention_mask"].numpy().astype(np.float32)
+        states_np = self._states(batch)
+        pooled_np = (states_np * mask_np[..., None]).sum(1) / np.maximum(
+            mask_np.sum(1, keepdims=True), 1.0)
+        lengths = mask_np.sum(1).astype(int).tolist()
         out = []
         for i, text in enumerate(texts):
             n = int(lengths[i])
