@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+from pydantic import BaseModel
+
 from affagent.affect.dynamics import step
 from affagent.affect.state import AffectState
 from affagent.affect.vad import VAD
 from affagent.errors import BackendError, SessionNotFound
 from affagent.persona import load_persona
-from affagent.types import TurnTrace, VADEstimate
+from affagent.types import GenerationParams, TurnTrace, VADEstimate
 
 NEG = ("useless", "stupid", "hate", "furious", "worthless", "lie", "terrible", "idiot", "angry")
 POS = ("thank", "sorry", "glad", "happy", "grateful", "lovely", "kind", "hopeful", "pleased")
@@ -26,6 +28,10 @@ def keyword_v(text: str) -> float:
     if any(w in t for w in POS):
         return 0.5
     return 0.0
+
+
+class FakeConfig(BaseModel):
+    generation: GenerationParams = GenerationParams()
 
 
 class Killed(Exception):
@@ -59,6 +65,8 @@ class FakeAgent:
         self.fail_at = fail_at
         self.when = when
         self.closed = False
+        self.config = FakeConfig(generation=GenerationParams(seed=seed))
+        self.seeds_seen: list[int | None] = []
 
     def new_session(self, *, persona: str | None = None, dynamics: str | None = None,
                     tenant: str = "default", session_id: str | None = None) -> str:
@@ -76,6 +84,7 @@ class FakeAgent:
                       tenant: str = "default") -> Any:
         assert session_id is not None
         FakeAgent.calls += 1
+        self.seeds_seen.append(self.config.generation.seed)
         if self.fail_at is not None and FakeAgent.calls == self.fail_at and self.when == "before":
             raise BackendError("injected failure before commit")
         s = self.store.sessions[session_id]

@@ -346,8 +346,14 @@ async def test_with_the_scripted_backend_tone_follows_state() -> None:
     from affagent.backends import ScriptedBackend
 
     agent = Agent(
-        AgentConfig(backend="scripted", database_url="sqlite://", classifier="none",
-                    selector="none", persona="anxious-novice", dynamics="stateless"),
+        AgentConfig(
+            backend="scripted",
+            database_url="sqlite://",
+            classifier="none",
+            selector="none",
+            persona="anxious-novice",
+            dynamics="stateless",
+        ),
         backend=ScriptedBackend(),
         estimator=FixedEstimator(-1.0, 0.8, -0.5),
     )
@@ -355,11 +361,68 @@ async def test_with_the_scripted_backend_tone_follows_state() -> None:
     assert r.state["V"] < -0.25
     assert any(w in r.reply for w in ("upset", "uneasy", "troubles", "frustrated"))
     happy = Agent(
-        AgentConfig(backend="scripted", database_url="sqlite://", classifier="none",
-                    selector="none", dynamics="stateless"),
+        AgentConfig(
+            backend="scripted",
+            database_url="sqlite://",
+            classifier="none",
+            selector="none",
+            dynamics="stateless",
+        ),
         backend=ScriptedBackend(),
         estimator=FixedEstimator(0.9, 0.3, 0.3),
     )
     r2 = await happy.respond("I passed the exam!")
     assert r2.state["V"] > 0.25 and any(
-        w in r2.reply for w in ("glad", "wonderful", "Lovely", "delighted"))
+        w in r2.reply for w in ("glad", "wonderful", "Lovely", "delighted")
+    )
+
+
+async def test_component_load_failures_fall_back_unless_strict(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import affagent.strategy as strategy_pkg
+
+    def broken(name: str, **kw: Any) -> Any:
+        raise ConfigError("strategy head not found: x.npz")
+
+    monkeypatch.setattr(strategy_pkg, "load_selector", broken)
+    agent = Agent(
+        AgentConfig(backend="scripted", database_url="sqlite://", classifier="none"),
+        backend=FakeBackend(),
+        estimator=FixedEstimator(),
+    )
+    r = await agent.respond("hello")
+    assert r.strategy is None and "head not found" in agent.components["selector"]
+    strict = Agent(
+        AgentConfig(
+            backend="scripted", database_url="sqlite://", classifier="none", strict_components=True
+        ),
+        backend=FakeBackend(),
+        estimator=FixedEstimator(),
+    )
+    with pytest.raises(ConfigError, match="head not found"):
+        await strict.respond("hello")
+    typo = Agent(
+        AgentConfig(
+            backend="scripted", database_url="sqlite://", classifier="none", selector="telepathy"
+        ),
+        backend=FakeBackend(),
+        estimator=FixedEstimator(),
+    )
+    with pytest.raises(ConfigError, match="unknown selector 'telepathy'"):
+        await typo.respond("hello")
+    assert strict.store.count_sessions() == 0 and typo.store.count_sessions() == 0
+
+
+async def test_real_strategy_catalogue_enriches_the_prompt() -> None:
+    agent = Agent(
+        AgentConfig(
+            backend="scripted", database_url="sqlite://", classifier="none", selector="prior"
+        ),
+        backend=FakeBackend(),
+        estimator=FixedEstimator(),
+    )
+    r = await agent.respond("hi")
+    assert r.strategy and r.trace.strategy is not None
+    info = agent.strategies[r.strategy]
+    assert info.guidance.strip()[:30] in r.trace.prompt_sections["strategy"]

@@ -76,12 +76,12 @@ class Server:
         self.requests.append(request)
         if request.url.path.endswith("/models"):
             return models_response(self.owner)
-        assert request.url.path == "/v1/chat/completions"
+        assert request.url.path in ("/v1/chat/completions", "/v1/completions")
         self.chat_calls += 1
         return self.chat(request, self.chat_calls)
 
     def body(self, i: int = -1) -> dict[str, Any]:
-        chats = [r for r in self.requests if r.url.path.endswith("/chat/completions")]
+        chats = [r for r in self.requests if r.url.path.endswith("completions")]
         return json.loads(chats[i].content)
 
 
@@ -189,8 +189,13 @@ async def test_real_connection_refused() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     b = load_backend("openai", base_url=f"http://127.0.0.1:{port}", model="m", retries=0)
-    with pytest.raises(BackendError, match=rf"cannot reach http://127.0.0.1:{port}/v1: "):
+    with pytest.raises(BackendError) as e:
         await b.generate(MSGS, GenerationParams())
+    assert str(e.value) == f"cannot reach http://127.0.0.1:{port}/v1: connection refused"
+    # with a prefill the /models probe fails first, with the same message
+    with pytest.raises(BackendError) as e:
+        await b.generate(MSGS, GenerationParams(prefill="So,"))
+    assert str(e.value) == f"cannot reach http://127.0.0.1:{port}/v1: connection refused"
     await b.aclose()
 
 
@@ -298,3 +303,49 @@ def test_config_errors() -> None:
     assert OpenAIBackend(base_url="http://h:1/api/v1/").base_url == "http://h:1/api/v1"
     v = load_backend("vllm", base_url="http://h:1/v1")
     assert isinstance(v, OpenAIBackend) and v.prefill_mode == "continue"
+
+
+def completion_sse(*texts: str) -> httpx.Response:
+    lines = "".join("data: " + json.dumps({"choices": [{"index": 0, "text": t}]}) + "\n\n"
+                    for t in texts)
+    return httpx.Response(200, headers={"content-type": "text/event-stream"},
+                          content=(lines + "data: [DONE]\n\n").encode())
+
+
+async def test_prefill_completions_mode_renders_chatml_client_side() -> None:
+    srv = Server(lambda req, n: completion_sse(" that", " hurts."), owner="me")
+    b = backend(srv, model="m1", prefill_mode="completions")
+    reply = await b.generate(MSGS, GenerationParams(prefill="Oh no,", stop=["\n\n"]))
+    assert reply == "Oh no, that hurts."
+    assert srv.requests[-1].url.path == "/v1/completions"
+    body = srv.body()
+    assert body["prompt"] == ("<|im_start|>system\nYou are kind.<|im_end|>\n"
+                              "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\nOh no,")
+    assert body["stop"] == ["<|im_end|>", "\n\n"] and "messages" not in body
+    # without a prefill the same mode still renders the prompt itself
+    assert await b.generate(MSGS, GenerationParams()) == " that hurts."
+    assert srv.body()["prompt"].endswith("<|im_start|>assistant\n")
+
+
+def test_render_chat_with_a_jinja_template() -> None:
+    from affagent.backends._openai import render_chat
+
+    tmpl = ("{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}"
+            "{% if add_generation_prompt %}[assistant] {% endif %}")
+    msgs = [{"role": "user", "content": "hi"}]
+    assert render_chat(tmpl, msgs) == "[user] hi\n[assistant] "
+    with pytest.raises(ConfigError, match="cannot render"):
+        render_chat("{% for %}", msgs)
+
+
+async def test_server_without_models_endpoint_still_serves_prefill() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/models"):
+            return httpx.Response(404, json={"detail": "Not Found"})
+        return stream_response(" fine")
+
+    b = OpenAIBackend(base_url="http://gw/v1", model="m", transport=httpx.MockTransport(handler))
+    assert await b.generate(MSGS, GenerationParams(prefill="Well,")) == "Well, fine"
+    b2 = OpenAIBackend(base_url="http://gw/v1", transport=httpx.MockTransport(handler))
+    with pytest.raises(BackendError, match="HTTP 404: Not Found"):
+        await b2.generate(MSGS, GenerationParams())

@@ -166,6 +166,21 @@ async def test_openai_real_server_prefill_falls_back_to_instruct(server: str) ->
 
 
 @pytest.mark.slow
+async def test_openai_real_server_exact_prefill_via_completions(
+        server: str, embedded: EmbeddedBackend) -> None:
+    from affagent.backends._openai import render_chat
+
+    msgs = [{"role": m.role, "content": m.content} for m in MSGS]
+    # the client-side ChatML render is byte-identical to the GGUF's own template
+    assert render_chat("chatml", msgs) + "Well," == embedded.render(MSGS, prefill="Well,")
+    b = OpenAIBackend(base_url=server, timeout=60, prefill_mode="completions")
+    deltas = [d async for d in b.stream(MSGS, GenerationParams(max_tokens=6, prefill="Well,"))]
+    assert deltas[0] == "Well," and len(deltas) >= 2
+    assert "<|im_end|>" not in "".join(deltas)
+    await b.aclose()
+
+
+@pytest.mark.slow
 async def test_openai_real_server_error_is_reported_and_retries_bounded(server: str) -> None:
     # llama-cpp-python's server answers a validation error with HTTP 500 (vLLM: 400), so this
     # also exercises the bounded retry path against a real server

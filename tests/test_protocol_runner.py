@@ -60,7 +60,9 @@ def _interrupt_then_resume(tmp_path: Path, when: str) -> tuple[FakeStore, Path]:
     FakeAgent.calls = 0
     exc: type[Exception] = BackendError if when == "before" else Killed
     with pytest.raises(exc):
-        asyncio.run(run_plan(_plan(out), lambda s: FakeAgent(store, s, fail_at=37, when=when)))
+        asyncio.run(
+            run_plan(_plan(out, retries=0), lambda s: FakeAgent(store, s, fail_at=37, when=when))
+        )
     done = sum(len(read_rows(p)) for p in out.glob("runs/*/*.jsonl"))
     assert 0 < done < 100
     FakeAgent.calls = 0
@@ -80,6 +82,24 @@ def test_resume_has_no_duplicate_or_missing_turns(tmp_path: Path, when: str) -> 
     FakeAgent.calls = 0
     asyncio.run(run_plan(_plan(out), lambda s: FakeAgent(store, s)))
     assert FakeAgent.calls == 0
+
+
+def test_a_failed_turn_is_retried_with_a_shifted_seed(tmp_path: Path) -> None:
+    store = FakeStore()
+    out = tmp_path / "run"
+    FakeAgent.calls = 0
+    agents: list[FakeAgent] = []
+
+    def make(seed: int) -> FakeAgent:
+        agents.append(FakeAgent(store, seed, fail_at=5, when="before"))
+        return agents[-1]
+
+    asyncio.run(run_plan(_plan(out, conds="stateless", seeds=1), make))
+    rows = read_rows(run_path(out, "stateless", 0))
+    assert [r.turn for r in rows] == list(range(1, 26))
+    assert [r.attempts for r in rows].count(2) == 1 and rows[4].attempts == 2
+    seeds = agents[0].seeds_seen
+    assert seeds[4] == 0 and seeds[5] == 7919 and seeds[6] == 0  # shifted once, then restored
 
 
 def test_a_cut_off_last_line_is_repaired(tmp_path: Path) -> None:

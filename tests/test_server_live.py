@@ -67,6 +67,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             "127.0.0.1",
             "--log-level",
             "warning",
+            "--backend-option",
+            "delay_s=0.03",
         ],
         env=env,
         cwd=ROOT,
@@ -176,3 +178,26 @@ def test_bounded_load_loses_no_turn() -> None:
     assert res["requests"] == 90 and res["ok"] == 90 and res["errors"] == {}
     assert res["lost_turns"] == 0 and res["stored"] == 90
     assert res["p50_ms"] > 0 and res["p99_ms"] >= res["p50_ms"]
+
+
+def test_client_disconnect_over_tcp_stores_nothing(live: Live) -> None:
+    made = _cli(live.env, "keys", "create", "--tenant", "drop", "--json")
+    key = json.loads(made.stdout.strip().splitlines()[-1])["key"]
+    h = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=live.url, timeout=60) as c:
+        sid = c.post("/v1/sessions", json={}, headers=h).json()["id"]
+        body = {"messages": [{"role": "user", "content": "tell me more"}], "stream": True}
+        with c.stream(
+            "POST", "/v1/chat/completions", json=body, headers={**h, "X-Session-Id": sid}
+        ) as s:
+            got = 0
+            for line in s.iter_lines():
+                got += line.startswith("data: ")
+                if got >= 3:
+                    break  # leaving the block closes the connection mid-stream
+        time.sleep(1.5)  # let the server notice and unwind
+        rec = c.get(f"/v1/sessions/{sid}", headers=h).json()
+        assert rec["turns"] == 0 and rec["version"] == 0
+        r = c.post("/v1/chat/completions", json={**body, "stream": False, "user": sid}, headers=h)
+        assert r.status_code == 200 and r.json()["affagent"]["turn"] == 1
+        assert 'affagent_turns_total{outcome="cancelled"}' in c.get("/metrics").text

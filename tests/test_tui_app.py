@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -108,11 +109,35 @@ async def test_escape_cancels_and_stores_nothing() -> None:
         assert agent.store.get_session("c1").state == before
         assert app.session.turns == []
         assert "nothing was stored" in app.status.message
+        assert app.query_one("#prompt").value == "I am furious"  # type: ignore[attr-defined]
         # the session carries on normally afterwards
         agent.gate = None
+        app.query_one("#prompt").value = ""  # type: ignore[attr-defined]
         await say(pilot, "sorry, I am sad")
         assert len(agent.store.turns("c1")) == 1
         assert app.session.turns[0].turn == 1
+
+
+async def test_escape_after_the_commit_shows_the_stored_turn() -> None:
+    """Esc can land between the agent's commit and its final event: the app then shows the
+    turn as stored instead of claiming nothing was kept."""
+    agent = FakeAgent()
+    agent.gate_after_commit = asyncio.Event()
+    app = ChatApp(agent, session_id="late-esc")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"I am sad", "enter")
+        for _ in range(50):
+            await pilot.pause(0.02)
+            if agent.store.traces["late-esc"]:
+                break
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert len(agent.store.turns("late-esc")) == 1
+        assert len(app.session.turns) == 1
+        assert texts(app, "agent") == ["That sounds really hard. I am here with you."]
+        assert "stored" in app.status.message and "nothing" not in app.status.message
+        assert app.query_one("#prompt").value == ""  # type: ignore[attr-defined]
 
 
 async def test_backend_failure_is_an_error_line_not_a_crash() -> None:
@@ -128,8 +153,11 @@ async def test_backend_failure_is_an_error_line_not_a_crash() -> None:
         assert reply.state == "failed"
         assert agent.store.turns("f1") == []
         assert app.is_running
+        assert app.query_one("#prompt").value == "hello there"  # type: ignore[attr-defined]
         agent.fail_after = None
-        await say(pilot, "hello again")
+        await pilot.press("enter")  # retry the same message
+        await app.workers.wait_for_complete()
+        await pilot.pause()
         assert status.level == "info"
         assert len(agent.store.turns("f1")) == 1
 
@@ -193,13 +221,9 @@ async def test_export_writes_markdown_and_json(tmp_path: Path) -> None:
         md, js = app.last_export
         assert md == tmp_path / "out" / "exp.md" and md.exists() and js.exists()
         assert str(md) in app.status.message
-        text = md.read_text()
-        assert "**You:** I am sad" in text and "## State trace" in text
-        assert text.count("\n| ") >= 3  # header + turn 0 + two turns
+        assert md.read_text() == agent.store.export("exp", fmt="md")
         data = json.loads(js.read_text())
-        assert data["format"] == "affagent.transcript/1"
-        assert [t["user"] for t in data["turns"]] == ["I am sad", "thanks"]
-        assert data["turns"][0]["trace"]["state_after"] == (agent.store.turns("exp")[0].state_after)
+        assert [t["user_text"] for t in data["turns"]] == ["I am sad", "thanks"]
 
 
 async def test_export_failure_is_shown(tmp_path: Path) -> None:
@@ -306,9 +330,14 @@ async def test_store_failure_is_shown() -> None:
         )
 
 
-async def test_agent_factory_failure_is_shown() -> None:
+async def test_agent_factory_failure_is_shown_and_ctrl_n_retries() -> None:
+    attempts: list[int] = []
+
     def boom() -> FakeAgent:
-        raise RuntimeError("no llama here")
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("no llama here")
+        return FakeAgent()
 
     app = ChatApp(agent_factory=boom)
     async with app.run_test(size=SIZE) as pilot:
@@ -318,6 +347,55 @@ async def test_agent_factory_failure_is_shown() -> None:
         await say(pilot, "hello?")
         assert app.status.level == "error"
         assert app.is_running
+        await pilot.press("ctrl+n")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert len(attempts) == 2 and app.agent is not None and app.session.session_id
+        assert app.status.level == "info"
+
+
+async def test_message_typed_while_starting_is_sent_when_ready() -> None:
+    release = threading.Event()
+    agent = FakeAgent()
+
+    def slow() -> FakeAgent:
+        release.wait(10)
+        return agent
+
+    app = ChatApp(agent_factory=slow, session_id="late")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"I am sad", "enter")
+        await pilot.pause()
+        assert texts(app, "user") == ["I am sad"]
+        assert "starting the agent" in app.status.message
+        release.set()
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if agent.store.sessions.get("late") and agent.store.traces["late"]:
+                break
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert [t.user_text for t in agent.store.turns("late")] == ["I am sad"]
+        assert texts(app, "user") == ["I am sad"]
+        assert texts(app, "agent") == ["That sounds really hard. I am here with you."]
+
+
+async def test_message_typed_before_a_failed_start_goes_back_to_the_input() -> None:
+    release = threading.Event()
+
+    def broken() -> FakeAgent:
+        release.wait(10)
+        raise RuntimeError("model file missing")
+
+    app = ChatApp(agent_factory=broken)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"hello", "enter")
+        await pilot.pause()
+        release.set()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "model file missing" in app.status.message
+        assert app.query_one("#prompt").value == "hello"  # type: ignore[attr-defined]
 
 
 async def test_agent_factory_builds_and_closes_the_agent() -> None:

@@ -266,17 +266,24 @@ class Agent:
 
         notes = self.components
         if self._estimator is None:
-            self._estimator = comp.load_estimator(self.config.estimator, notes)
+            self._estimator = comp.load_estimator(
+                self.config.estimator, notes, self.config.strict_components
+            )
         else:
             notes["estimator"] = getattr(self._estimator, "name", type(self._estimator).__name__)
         if not self._classifier_given:
-            self._classifier = comp.load_classifier(self.config.classifier, notes)
+            self._classifier = comp.load_classifier(
+                self.config.classifier, notes, self.config.strict_components
+            )
         else:
             notes["classifier"] = getattr(self._classifier, "name", "custom")
         if not self._selector_given:
             needs = self.config.selector == "llm"
             self._selector = comp.load_selector(
-                self.config.selector, notes, self.backend if needs else None
+                self.config.selector,
+                notes,
+                self.backend if needs else None,
+                self.config.strict_components,
             )
         else:
             notes["selector"] = getattr(self._selector, "name", "custom")

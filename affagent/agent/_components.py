@@ -14,8 +14,9 @@ strategies     ``affagent.strategy.load_strategies``        strategy named witho
 backend        ``affagent.backends.load_backend``           ``ConfigError`` (no fallback)
 =============  ===========================================  =================================
 
-A name the package does not know is an error, not a fallback. What was used is reported in
-``Agent.components``.
+A component that fails to load (package missing, weights not trained, a model file absent)
+falls back with a warning, unless ``AgentConfig.strict_components`` is set; a name the package
+does not list is always an error. What was used is reported in ``Agent.components``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from affagent.agent._keywords import KeywordEstimator
-from affagent.errors import ConfigError
+from affagent.errors import AffagentError, ConfigError
 from affagent.prompting import default_hints
 from affagent.types import Backend, EmotionClassifier, EmotionResult, StrategySelector, VADEstimator
 
@@ -45,31 +46,91 @@ def _import(module: str, name: str) -> Any:
         raise ImportError(f"{module} has no {name}") from None
 
 
-def load_estimator(name: str, notes: dict[str, str]) -> VADEstimator:
+def _known(module: str, attrs: str) -> tuple[str, ...] | None:
+    """The names a package declares (the first of ``attrs``, comma-separated, that exists;
+    a callable is called), or None when it declares none."""
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return None
+    for attr in attrs.split(","):
+        names = getattr(mod, attr.strip(), None)
+        if names is None:
+            continue
+        try:
+            return tuple(str(n) for n in (names() if callable(names) else names))
+        except Exception:
+            return None
+    return None
+
+
+def _attempt(
+    kind: str,
+    name: str,
+    module: str,
+    loader: str,
+    names_attr: str,
+    notes: dict[str, str],
+    strict: bool,
+    fallback: str,
+    **kw: Any,
+) -> Any:
+    """Load ``module.loader(name, **kw)``; on failure fall back (returns None) with a warning
+    and a note, unless ``strict``. A name the package does not list is always an error."""
+    known = _known(module, names_attr)
+    if known is not None and name not in known:
+        raise ConfigError(f"unknown {kind} {name!r}; known: {', '.join(known)}")
+    try:
+        return _import(module, loader)(name, **kw)
+    except Exception as exc:
+        if strict:
+            if isinstance(exc, AffagentError):
+                raise
+            raise ConfigError(f"cannot load {kind} {name!r}: {exc}") from exc
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        notes[kind] = f"{fallback} (fallback: {kind} {name!r} unavailable: {reason})"
+        log.warning("%s %r unavailable (%s); using %s", kind, name, reason, fallback)
+        return None
+
+
+def load_estimator(name: str, notes: dict[str, str], strict: bool = False) -> VADEstimator:
     if name == "keywords":
         notes["estimator"] = "keywords"
         return KeywordEstimator()
-    try:
-        est = _import("affagent.perception", "load_estimator")(name)
-    except ImportError as exc:
-        notes["estimator"] = f"keywords (fallback: affagent.perception unavailable: {exc})"
-        log.warning("estimator %r unavailable (%s); using the keyword estimator", name, exc)
+    est = _attempt(
+        "estimator",
+        name,
+        "affagent.perception",
+        "load_estimator",
+        "ESTIMATOR_NAMES",
+        notes,
+        strict,
+        "keywords",
+    )
+    if est is None:
         return KeywordEstimator()
     notes["estimator"] = getattr(est, "name", name)
     return est
 
 
-def load_classifier(name: str, notes: dict[str, str]) -> EmotionClassifier | None:
+def load_classifier(
+    name: str, notes: dict[str, str], strict: bool = False
+) -> EmotionClassifier | None:
     if name.lower() in _OFF:
         notes["classifier"] = "none"
         return None
-    try:
-        clf = _import("affagent.perception", "load_classifier")(name)
-    except ImportError as exc:
-        notes["classifier"] = f"none (fallback: affagent.perception unavailable: {exc})"
-        log.warning("classifier %r unavailable (%s); no emotion hints", name, exc)
-        return None
-    notes["classifier"] = getattr(clf, "name", name)
+    clf = _attempt(
+        "classifier",
+        name,
+        "affagent.perception",
+        "load_classifier",
+        "CLASSIFIER_NAMES",
+        notes,
+        strict,
+        "none (no hints)",
+    )
+    if clf is not None:
+        notes["classifier"] = getattr(clf, "name", name)
     return clf
 
 
@@ -82,19 +143,25 @@ def load_hints_formatter() -> Callable[[EmotionResult], str]:
 
 
 def load_selector(
-    name: str, notes: dict[str, str], backend: Backend | None = None
+    name: str, notes: dict[str, str], backend: Backend | None = None, strict: bool = False
 ) -> StrategySelector | None:
     if name.lower() in _OFF:
         notes["selector"] = "none"
         return None
-    try:
-        _load = _import("affagent.strategy", "load_selector")
-        sel = _load(name, backend=backend) if name == "llm" else _load(name)
-    except ImportError as exc:
-        notes["selector"] = f"none (fallback: affagent.strategy unavailable: {exc})"
-        log.warning("selector %r unavailable (%s); no strategy section", name, exc)
-        return None
-    notes["selector"] = getattr(sel, "name", name)
+    kw: dict[str, Any] = {"backend": backend} if name == "llm" else {}
+    sel = _attempt(
+        "selector",
+        name,
+        "affagent.strategy",
+        "load_selector",
+        "SELECTOR_NAMES",
+        notes,
+        strict,
+        "none (no strategy section)",
+        **kw,
+    )
+    if sel is not None:
+        notes["selector"] = getattr(sel, "name", name)
     return sel
 
 

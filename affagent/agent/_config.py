@@ -37,6 +37,10 @@ class AgentConfig(BaseModel):
     classifier: str = "goemotions"
     selector: str = "learned"
     injection: str | None = None
+    strict_components: bool = Field(
+        default=False,
+        description="raise instead of falling back when a perception/strategy part fails to load",
+    )
     history_turns: int = Field(default=6, ge=0, le=200)
     history_chars: int = Field(
         default=600, ge=20, description="each history message is cut to this"
@@ -45,7 +49,10 @@ class AgentConfig(BaseModel):
     turn_timeout_s: float | None = Field(
         default=None, gt=0, description="cap on generation time; exceeded → BackendError"
     )
-    generation: GenerationParams = Field(default_factory=GenerationParams)
+    generation: GenerationParams = Field(
+        default_factory=lambda: GenerationParams(max_tokens=96),
+        description="sampling options; replies default to 96 tokens (a few sentences)",
+    )
 
     @classmethod
     def from_env(cls, **overrides: Any) -> AgentConfig:

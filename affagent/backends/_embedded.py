@@ -14,9 +14,11 @@
 * **One model, many callers**: loaded lazily on first use, cached per ``(path, n_ctx)`` for the
   process, and guarded by a lock so concurrent turns take turns instead of corrupting the
   context (the first backend to load a file sets its thread counts). ``n_threads`` (decode)
-  defaults to half the usable cores, ``n_threads_batch`` (prompt) to all of them (see
+  and ``n_threads_batch`` (prompt) default to half the usable cores (see
   :func:`default_threads` for the measurement); ``seed`` sets the default sampling seed
-  (``params.seed`` wins per call).
+  (``params.seed`` wins per call). A seeded call is reproducible: it re-evaluates the whole
+  prompt instead of reusing the cached prefix (which rounds differently); unseeded calls
+  reuse the prefix.
 * **extra_body** maps llama.cpp sampling options: ``top_k``, ``min_p``, ``typical_p``,
   ``repeat_penalty`` (alias ``repetition_penalty``), ``presence_penalty``,
   ``frequency_penalty``, ``mirostat_mode/tau/eta``, ``logit_bias``; and vLLM's
@@ -85,11 +87,11 @@ def usable_cores() -> int:
 
 
 def default_threads() -> int:
-    """Decode threads: half the usable cores (at least 1), llama.cpp's own default. Decoding is
-    memory-bound and llama.cpp's threads spin at a barrier every layer, so extra threads buy
-    little on an idle box and collapse on a busy one: on the shared 2-core dev box, 1 thread
-    decoded the 135M model at ~20 tok/s and 2 threads at ~2 tok/s (scripts/bench_backends.py
-    --threads). Prompt processing (``n_threads_batch``) uses all usable cores."""
+    """Threads for decode and prompt: half the usable cores (at least 1). llama.cpp's threads
+    spin at a barrier every layer, so on a loaded machine extra threads collapse instead of
+    helping. Measured on the shared 2-core dev box (load average 9-14), SmolLM2-135M: decode
+    ~20 tok/s with 1 thread vs ~2 tok/s with 2; a 45-token prompt in 1.1-1.6 s with 1 batch
+    thread vs 12-22 s with 2. Pass ``n_threads`` / ``n_threads_batch`` on a dedicated box."""
     return max(1, usable_cores() // 2)
 
 
@@ -151,7 +153,7 @@ def load_model(
                 model_path=str(path),
                 n_ctx=n_ctx,
                 n_threads=n_threads or default_threads(),
-                n_threads_batch=n_threads_batch or usable_cores(),
+                n_threads_batch=n_threads_batch or n_threads or default_threads(),
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
@@ -275,6 +277,12 @@ class EmbeddedBackend(StreamingBackend):
                     return
                 it = None
                 try:
+                    if seed is not None:
+                        # a seeded call evaluates the whole prompt in one batch: reusing the
+                        # KV prefix evaluates the last token alone, and llama.cpp's batch-1
+                        # and batched kernels round differently, so the same seed could
+                        # sample a different reply
+                        loaded.llama.reset()
                     it = loaded.llama.create_completion(
                         prompt,
                         max_tokens=params.max_tokens,

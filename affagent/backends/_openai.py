@@ -28,6 +28,11 @@ Behaviour in one place:
     (llama-cpp-python's server, hosted APIs): the system prompt asks the model to begin with
     the prefill; if the model does, its copy is dropped, and the prefill is put in front of the
     output either way. Weaker steering than a true continuation.
+  - ``"completions"``: the client renders the chat template itself (``chat_template``:
+    ``"chatml"``, the default, or a Jinja template string) and calls ``/completions`` with the
+    prefill appended to the prompt: an exact continuation on any server with a completions
+    endpoint (llama-cpp-python's included), as long as the template matches the model. Used
+    for every request in this mode, so prompts are rendered one way.
   - ``"auto"`` (default): ``GET /models`` once; ``owned_by`` ``vllm`` or ``llamacpp`` →
     ``continue``, anything else → ``instruct``.
 
@@ -57,9 +62,14 @@ from affagent.backends._common import StreamingBackend
 from affagent.errors import BackendError, ConfigError
 from affagent.types import ChatMessage, GenerationParams
 
-PrefillMode = Literal["auto", "continue", "instruct"]
+PrefillMode = Literal["auto", "continue", "instruct", "completions"]
+_Resolved = Literal["continue", "instruct", "completions"]
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 _CONTINUE_OWNERS = ("vllm", "llamacpp", "llama.cpp")
+
+
+class _Unreachable(BackendError):
+    """The server could not be reached at all (as opposed to answering with an error)."""
 
 
 class _Retryable(Exception):
@@ -135,12 +145,15 @@ class OpenAIBackend(StreamingBackend):
         max_backoff_s: float = 8.0,
         extra_body: dict[str, Any] | None = None,
         prefill_mode: PrefillMode = "auto",
+        chat_template: str = "chatml",
+        template_stops: Sequence[str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        if prefill_mode not in ("auto", "continue", "instruct"):
+        if prefill_mode not in ("auto", "continue", "instruct", "completions"):
             raise ConfigError(
-                f"prefill_mode must be auto, continue or instruct (got {prefill_mode!r})"
+                "prefill_mode must be auto, continue, instruct or completions "
+                f"(got {prefill_mode!r})"
             )
         if retries < 0:
             raise ConfigError("retries must be ≥ 0")
@@ -158,8 +171,14 @@ class OpenAIBackend(StreamingBackend):
         self.max_backoff_s = max_backoff_s
         self.extra_body = dict(extra_body or {})
         self.prefill_mode: PrefillMode = prefill_mode
-        self._resolved_prefill: Literal["continue", "instruct"] | None = (
+        self._resolved_prefill: _Resolved | None = (
             None if prefill_mode == "auto" else prefill_mode
+        )
+        self.chat_template = chat_template
+        self.template_stops = (
+            list(template_stops)
+            if template_stops is not None
+            else (["<|im_end|>"] if chat_template == "chatml" else [])
         )
         self._transport = transport
         self._headers = dict(headers or {})
@@ -193,6 +212,7 @@ class OpenAIBackend(StreamingBackend):
 
     async def _get_json(self, path: str) -> Any:
         last = ""
+        unreachable = False
         for attempt in range(self.retries + 1):
             try:
                 r = await self._http().get(path)
@@ -202,6 +222,7 @@ class OpenAIBackend(StreamingBackend):
                 ) from None
             except httpx.TransportError as exc:
                 last = f"cannot reach {self.base_url}: {_reason(exc)}"
+                unreachable = True
             else:
                 if r.status_code < 400:
                     try:
@@ -215,10 +236,11 @@ class OpenAIBackend(StreamingBackend):
                 )
                 if r.status_code < 500 and r.status_code != 429:
                     raise BackendError(msg)
-                last = msg
+                last, unreachable = msg, False
             if attempt < self.retries:
                 await asyncio.sleep(self._delay(attempt, None))
-        raise BackendError(f"{last} (after {self.retries + 1} attempts)")
+        error = _Unreachable if unreachable else BackendError
+        raise error(last + _after(self.retries))
 
     async def models(self) -> list[dict[str, Any]]:
         """The server's ``/models`` list (each with at least ``id``)."""
@@ -226,10 +248,17 @@ class OpenAIBackend(StreamingBackend):
         items = data.get("data", []) if isinstance(data, dict) else []
         return [m for m in items if isinstance(m, dict) and "id" in m]
 
-    async def _resolve(self) -> tuple[str, Literal["continue", "instruct"]]:
+    async def _resolve(self) -> tuple[str, _Resolved]:
         if self.model is not None and self._resolved_prefill is not None:
             return self.model, self._resolved_prefill
-        models = await self.models()
+        try:
+            models = await self.models()
+        except BackendError as exc:
+            if self.model is None or isinstance(exc, _Unreachable):
+                raise
+            # a gateway without /models: the chat request itself will say if the server is down
+            self._resolved_prefill = self._resolved_prefill or "instruct"
+            return self.model, self._resolved_prefill
         if self.model is None:
             if not models:
                 raise BackendError(f"{self.base_url} lists no models; pass model=...")
@@ -244,21 +273,13 @@ class OpenAIBackend(StreamingBackend):
             )
         return self.model, self._resolved_prefill
 
-    async def _prefill_mode_for(self, params: GenerationParams) -> str:
-        if not params.prefill:
-            return "none"
-        if self._resolved_prefill is not None:
-            return self._resolved_prefill
-        return (await self._resolve())[1]
-
     def build_request(
         self, messages: Sequence[ChatMessage], params: GenerationParams, model: str, mode: str
     ) -> dict[str, Any]:
-        """The JSON body of a streaming chat completion (public for tests and debugging)."""
+        """The JSON body of a streaming (chat) completion (public for tests and debugging)."""
         msgs = [{"role": m.role, "content": m.content} for m in messages]
         body: dict[str, Any] = {
             "model": model,
-            "messages": msgs,
             "stream": True,
             "max_tokens": params.max_tokens,
             "temperature": params.temperature,
@@ -268,6 +289,13 @@ class OpenAIBackend(StreamingBackend):
             body["seed"] = params.seed
         if params.stop:
             body["stop"] = list(params.stop)
+        if mode == "completions":
+            body["prompt"] = render_chat(self.chat_template, msgs) + params.prefill
+            stops = [*self.template_stops, *params.stop]
+            if stops:
+                body["stop"] = stops
+        else:
+            body["messages"] = msgs
         if mode == "continue":
             msgs.append({"role": "assistant", "content": params.prefill})
             body["continue_final_message"] = True
@@ -292,22 +320,28 @@ class OpenAIBackend(StreamingBackend):
         if self.model is None or (params.prefill and self._resolved_prefill is None):
             await self._resolve()
         assert self.model is not None
-        mode = (self._resolved_prefill or "instruct") if params.prefill else "none"
+        if self.prefill_mode == "completions":
+            mode = "completions"
+        else:
+            mode = (self._resolved_prefill or "instruct") if params.prefill else "none"
         body = self.build_request(messages, params, self.model, mode)
-        async with contextlib.aclosing(self._stream_body(body)) as deltas:
-            if mode != "none":
+        path = "completions" if mode == "completions" else "chat/completions"
+        async with contextlib.aclosing(self._stream_body(body, path)) as deltas:
+            if params.prefill:
                 yield params.prefill
             source = _drop_echo(deltas, params.prefill) if mode == "instruct" else deltas
             async for d in source:
                 yield d
 
-    async def _stream_body(self, body: dict[str, Any]) -> AsyncGenerator[str, None]:
+    async def _stream_body(
+        self, body: dict[str, Any], path: str = "chat/completions"
+    ) -> AsyncGenerator[str, None]:
         attempt = 0
         while True:
             self.attempts += 1
             tokens = 0
             try:
-                async with contextlib.aclosing(self._one_attempt(body)) as chunks:
+                async with contextlib.aclosing(self._one_attempt(body, path)) as chunks:
                     async for delta in chunks:
                         tokens += 1
                         yield delta
@@ -347,8 +381,10 @@ class OpenAIBackend(StreamingBackend):
             await asyncio.sleep(delay)
             attempt += 1
 
-    async def _one_attempt(self, body: dict[str, Any]) -> AsyncGenerator[str, None]:
-        async with self._http().stream("POST", "chat/completions", json=body) as r:
+    async def _one_attempt(
+        self, body: dict[str, Any], path: str
+    ) -> AsyncGenerator[str, None]:
+        async with self._http().stream("POST", path, json=body) as r:
             if r.status_code >= 400:
                 raw = await r.aread()
                 msg = f"{self.base_url}: HTTP {r.status_code}: " + _server_message(
@@ -395,6 +431,25 @@ class OpenAIBackend(StreamingBackend):
         if client is not None and not client.is_closed:
             with contextlib.suppress(RuntimeError):  # created on a loop that is gone
                 await client.aclose()
+
+
+def render_chat(template: str, messages: Sequence[dict[str, str]]) -> str:
+    """The prompt for ``messages`` under ``template`` ("chatml" or a Jinja chat template), ending
+    with the assistant header, ready for the reply (or a prefill) to follow."""
+    if template == "chatml":
+        turns = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+        return turns + "<|im_start|>assistant\n"
+    try:
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+    except ImportError:
+        raise ConfigError("a Jinja chat template needs jinja2: pip install jinja2") from None
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    try:
+        return env.from_string(template).render(
+            messages=list(messages), add_generation_prompt=True, bos_token="", eos_token=""
+        )
+    except Exception as exc:  # jinja2 raises assorted template errors
+        raise ConfigError(f"cannot render the chat template: {exc}") from None
 
 
 def _after(attempt: int) -> str:

@@ -59,9 +59,10 @@ def llama_server(
 ) -> Iterator[LlamaServer]:
     """Start ``python -m llama_cpp.server`` on a free port, wait until ``/v1/models`` answers,
     stop it afterwards (SIGTERM, then SIGKILL). ``model`` defaults to the embedded default GGUF;
-    the server's output goes to a log file (named in errors). ``interrupt_requests`` is off, so
-    concurrent clients queue instead of cancelling each other's streams (the server's default
-    is to interrupt the running request when a new one arrives)."""
+    the server's output goes to a log file (named in errors). ``n_threads`` (decode and prompt)
+    defaults to the embedded backend's default, so the two compare like for like.
+    ``interrupt_requests`` is off, so concurrent clients queue instead of cancelling each
+    other's streams (the server's default interrupts the running request for a new one)."""
     if model is None:
         from affagent.backends._embedded import default_gguf_path
 
@@ -71,8 +72,11 @@ def llama_server(
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", model, "--host", "127.0.0.1",
            "--port", str(port), "--n_ctx", str(n_ctx), "--verbose", "False",
            "--interrupt_requests", str(interrupt_requests)]
-    if n_threads:
-        cmd += ["--n_threads", str(n_threads)]
+    if n_threads is None:
+        from affagent.backends._embedded import default_threads
+
+        n_threads = default_threads()
+    cmd += ["--n_threads", str(n_threads), "--n_threads_batch", str(n_threads)]
     with log.open("wb") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}/v1"

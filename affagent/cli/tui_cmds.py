@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,18 +14,11 @@ from affagent.cli._common import fail
 BACKENDS = ("embedded", "openai", "scripted")
 
 
-def _agent_module() -> Any:
-    import importlib
-
-    return importlib.import_module("affagent.agent")
-
-
 def build_config(**options: Any) -> Any:
     """An AgentConfig from the environment overridden by the given non-None options."""
-    AgentConfig = _agent_module().AgentConfig
-    given = {k: v for k, v in options.items() if v is not None}
-    from_env = getattr(AgentConfig, "from_env", None)
-    return from_env(**given) if from_env is not None else AgentConfig(**given)
+    from affagent.agent import AgentConfig
+
+    return AgentConfig.from_env(**{k: v for k, v in options.items() if v is not None})
 
 
 def chat_cmd(
@@ -39,7 +34,7 @@ def chat_cmd(
     base_url: str | None = typer.Option(
         None, "--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."
     ),
-    model: str | None = typer.Option(None, "--model", help="Model name on that server."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Model name on that server."),
     dynamics: str | None = typer.Option(
         None,
         "--dynamics",
@@ -47,8 +42,12 @@ def chat_cmd(
         help="stateless | first:ALPHA | second:MU[:SPRING] (default: the persona's).",
     ),
     database_url: str | None = typer.Option(
-        None, "--database-url", help="Session store URL (default: SQLite in $AFFAGENT_HOME)."
+        None,
+        "--database",
+        "--database-url",
+        help="SQLAlchemy URL of the session store (default: $AFFAGENT_HOME/affagent.db).",
     ),
+    tenant: str = typer.Option("default", "--tenant", help="Tenant whose sessions to use."),
     estimator: str | None = typer.Option(
         None, "--estimator", help="VAD estimator: default (trained) | lexicon | keywords."
     ),
@@ -66,6 +65,7 @@ def chat_cmd(
 
     Keys: Enter sends, Esc stops a reply (nothing is stored), F1 help, F2 resume a session,
     F3 persona, F4 dynamics, F5 export (Markdown + JSON), Ctrl+N new session, Ctrl+Q quit.
+    Warnings and error details go to $AFFAGENT_HOME/chat.log.
     """
     from affagent.affect.dynamics import parse_dynamics
     from affagent.persona import load_persona
@@ -96,7 +96,9 @@ def chat_cmd(
     )
 
     def make_agent() -> Any:
-        return _agent_module().Agent(config)
+        from affagent.agent import Agent
+
+        return Agent(config)
 
     from affagent.tui import ChatApp
 
@@ -105,9 +107,33 @@ def chat_cmd(
         persona=persona,
         dynamics=dynamics,
         session_id=session,
+        tenant=tenant,
         export_dir=export_dir,
     )
-    app.run()
+    with _log_to_file():
+        app.run()
+
+
+@contextlib.contextmanager
+def _log_to_file() -> Iterator[Path]:
+    """While the screen is up, log records go to ``$AFFAGENT_HOME/chat.log`` instead of the
+    terminal (a stray warning on stderr would draw over the app)."""
+    import logging
+
+    from affagent.resources import state_dir
+
+    path = state_dir() / "chat.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    root.handlers = [handler]
+    root.setLevel(logging.INFO)
+    try:
+        yield path
+    finally:
+        root.handlers, root.level = saved, level
+        handler.close()
 
 
 def register(app: typer.Typer) -> None:

@@ -70,6 +70,7 @@ class TurnRow(BaseModel):
     strategy: str | None = None
     emotion: str | None = Field(None, description="top classifier label of the user's turn")
     ms: float | None = Field(None, description="wall time of the turn in milliseconds")
+    attempts: int = Field(1, description="1 + retries after a backend failure")
 
 
 class Manifest(BaseModel):

@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from affagent.affect.dynamics import DynamicsSpec
-from affagent.affect.personality import TransitionWeights, target
+from affagent.affect.dynamics import DynamicsSpec, step
+from affagent.affect.personality import Personality, TransitionWeights, target
+from affagent.affect.state import AffectState
 from affagent.affect.vad import VAD
-from affagent.errors import ConfigError, SessionNotFound
+from affagent.errors import BackendError, ConfigError, SessionNotFound
 from affagent.evals.metrics import MetricParams
 from affagent.evals.protocol import PhaseRoles
 from affagent.evals.protocol import Protocol as ProtocolFile
@@ -94,6 +95,7 @@ class RunPlan:
     generation: dict[str, Any] = field(default_factory=dict)
     roles: PhaseRoles | None = None
     concurrency: int = 1
+    retries: int = 2
     params: MetricParams = field(default_factory=MetricParams)
 
     @property
@@ -163,6 +165,7 @@ def _vad(est: Any) -> dict[str, float]:
 def row_from_trace(
     trace: TurnTrace, *, condition: str, seed: int, phase: str, w: TransitionWeights,
     ms: float | None = None,
+    attempts: int = 1,
 ) -> TurnRow:
     x = trace.user_estimate.vad
     top = trace.emotions.top(1) if trace.emotions is not None else []
@@ -182,6 +185,7 @@ def row_from_trace(
         strategy=None if trace.strategy is None else trace.strategy.strategy,
         emotion=top[0][0] if top else None,
         ms=ms if ms is not None else (sum(trace.timings_ms.values()) or None),
+        attempts=attempts,
     )
 
 
@@ -189,6 +193,30 @@ def _append(path: Path, row: TurnRow) -> None:
     with path.open("a", encoding="utf-8") as fh:
         fh.write(row.model_dump_json() + "\n")
         fh.flush()
+
+
+async def _respond(agent: AgentLike, text: str, sid: str, retries: int) -> tuple[Any, int]:
+    """``agent.respond`` with up to ``retries`` retries on a backend failure (nothing was
+    stored, so a retry is safe). Each retry samples with a shifted seed, since the same seed
+    would give the same failed reply (a small model may stop at once, for example); the shift
+    is deterministic, so a resumed run replays it."""
+    cfg = getattr(agent, "config", None)
+    gen = getattr(cfg, "generation", None)
+    try:
+        for attempt in range(retries + 1):
+            try:
+                return await agent.respond(text, sid), attempt + 1
+            except BackendError:
+                if attempt == retries or cfg is None or gen is None:
+                    raise
+                seed = (gen.seed or 0) + 7919 * (attempt + 1)
+                agent.config = cfg.model_copy(  # type: ignore[attr-defined]
+                    update={"generation": gen.model_copy(update={"seed": seed})}
+                )
+        raise AssertionError("unreachable")
+    finally:
+        if cfg is not None:
+            agent.config = cfg  # type: ignore[attr-defined]
 
 
 async def _run_one(
@@ -232,7 +260,7 @@ async def _run_one(
     progress(min(len(rows), len(turns)))
     for i in range(len(rows), len(turns)):
         t0 = time.perf_counter()
-        res = await agent.respond(turns[i].user, sid)
+        res, attempts = await _respond(agent, turns[i].user, sid, plan.retries)
         ms = (time.perf_counter() - t0) * 1000.0
         trace: TurnTrace = res.trace
         if trace.turn != i + 1:
@@ -242,7 +270,7 @@ async def _run_one(
         _append(
             path,
             row_from_trace(trace, condition=str(cond), seed=seed, phase=turns[i].phase, w=w,
-                           ms=ms),
+                           ms=ms, attempts=attempts),
         )
         progress(1)
 
@@ -268,16 +296,22 @@ async def run_plan(
             await _run_one(plan, cond, seed, agent_for(seed), w, tick)
 
     try:
+        # load the models (and fail on a bad name or a missing file) before any generation
+        warm = getattr(agent_for(plan.seeds[0]), "warm_up", None)
+        if warm is not None:
+            await warm()
         try:
             async with asyncio.TaskGroup() as tg:
-                for cond in plan.conditions:
-                    for seed in plan.seeds:
+                # seed-major: an interrupted run leaves every condition with about as many
+                # complete seeds, not some conditions finished and others not started
+                for seed in plan.seeds:
+                    for cond in plan.conditions:
                         tg.create_task(guarded(cond, seed))
         except BaseExceptionGroup as eg:  # surface the first real error, not the group
-            first = eg.exceptions[0]
-            while isinstance(first, BaseExceptionGroup):
-                first = first.exceptions[0]
-            raise first from None
+            err: BaseException = eg.exceptions[0]
+            while isinstance(err, BaseExceptionGroup):
+                err = err.exceptions[0]
+            raise err from None
     finally:
         for a in agents.values():
             await a.aclose()
@@ -324,12 +358,18 @@ def agent_factory(
     estimator: str = "default",
     classifier: str = "goemotions",
     selector: str = "learned",
+    backend_options: dict[str, Any] | None = None,
+    history_turns: int | None = None,
 ) -> AgentFactory:
     """``seed → Agent`` for the CLI: one SQLite store at ``out/sessions.db``; the first agent
     loads the backend and the perception models, the others reuse them with their own
     generation seed."""
-    from affagent.agent import Agent, AgentConfig
+    import importlib
+
     from affagent.types import GenerationParams
+
+    agent_mod: Any = importlib.import_module("affagent.agent")  # the core issue's module
+    Agent, AgentConfig = agent_mod.Agent, agent_mod.AgentConfig
 
     kw: dict[str, Any] = {}
     if model is not None:
@@ -343,7 +383,9 @@ def agent_factory(
         classifier=classifier,
         selector=selector,
         generation=GenerationParams(**(generation or {})),
+        backend_options=dict(backend_options or {}),
         **kw,
+        **({} if history_turns is None else {"history_turns": history_turns}),
     )
     first: list[Any] = []
 
@@ -351,16 +393,27 @@ def agent_factory(
         gen = base.generation.model_copy(update={"seed": seed})
         cfg = base.model_copy(update={"generation": gen})
         if not first:
-            first.append(Agent(cfg))
-            return first[0]
-        a = first[0]
-        return Agent(
-            cfg,
-            backend=a.backend,
-            estimator=a.estimator,
-            classifier=a.classifier,
-            selector=a.selector,
-            store=a.store,
-        )
+            agent = Agent(cfg)
+            first.append(agent)
+        else:  # share the loaded backend and the store; perception models are cached
+            agent = Agent(cfg, backend=first[0].backend, store=first[0].store)
+        agent.feeler = ScriptFeeler()
+        return agent
 
     return make
+
+
+class ScriptFeeler:
+    """The dynamics step without elapsed-time decay. A script's turns are back to back by
+    definition: how long the model took to answer, or an interruption before a resume, must
+    not pull the state toward rest (the agent's default feeler decays by wall-clock time)."""
+
+    def feel(
+        self,
+        state: AffectState,
+        perception: Any,
+        personality: Personality,
+        dynamics: DynamicsSpec,
+        now: float,
+    ) -> AffectState:
+        return step(state, perception.estimate.vad, personality, dynamics, now=now)

@@ -62,11 +62,17 @@ def default_hints(result: EmotionResult, k: int = 3) -> str:
     words = [w for w, _ in result.causes[:5]]
     if words:
         out += " Words behind it: " + ", ".join(f'"{w}"' for w in words) + "."
-    return out
+    return out + PRIORITISE
+
+
+#: The instruction that makes hints HEF-style: the model is told to put the user's emotions
+#: first. Added unless the hint text already carries an instruction of its own.
+PRIORITISE = "\nPrioritise these emotions: acknowledge what the user feels before anything else."
 
 
 def hints_section(hints: str) -> str:
-    return (
-        f"{hints.strip()}\nPrioritise these emotions: acknowledge what the user feels before "
-        "anything else."
-    )
+    text = hints.strip()
+    lowered = text.lower()
+    if not any(w in lowered for w in ("prioriti", "attend to", "first")):
+        text += PRIORITISE
+    return text

@@ -73,6 +73,7 @@ class ChatTurn:
     model: str
     include_usage: bool
     t0: float
+    persona: str | None = None
 
 
 def _state_out(state: AffectState) -> StateOut:
@@ -256,8 +257,10 @@ class AffagentService:
         created = False
         if sid:
             self._check_id(sid)
-            await self._call(self.store.get_session, sid, tenant)  # 404 before any work
+            rec = await self._call(self.store.get_session, sid, tenant)  # 404 before any work
+            persona = rec.persona
         else:
+            persona = (opts.persona if opts else None) or self.settings.persona
             sid = await self._call(
                 self._new_session,
                 tenant,
@@ -275,14 +278,14 @@ class AffagentService:
             model=req.model or self.settings.model_name,
             include_usage=bool(req.stream_options and req.stream_options.include_usage),
             t0=t0,
+            persona=persona,
         )
 
     async def _safety_decision(self, turn: ChatTurn) -> SafetyDecision | None:
         if self.guard is None:
             return None
-        rec = await self._call(self.store.get_session, turn.session_id, turn.tenant)
         try:
-            persona = load_persona(rec.persona)
+            persona = load_persona(turn.persona) if turn.persona else None
         except ConfigError:
             persona = None
         decision = self.guard.check(turn.text, persona=persona, locale=turn.locale)
@@ -468,7 +471,13 @@ class AffagentService:
                 choices=[ChunkChoice(delta=delta, finish_reason=kw.pop("finish", None))],
                 **kw,
             )
-            return b"data: " + c.model_dump_json(exclude_none=True).encode() + b"\n\n"
+            if c.affagent is None:
+                return b"data: " + c.model_dump_json(exclude_none=True).encode() + b"\n\n"
+            # the final chunk: affagent's fields are all present (null included), as in the
+            # non-streamed response
+            obj = c.model_dump(mode="json", exclude_none=True)
+            obj["affagent"] = c.affagent.model_dump(mode="json")
+            return b"data: " + json.dumps(obj, ensure_ascii=False).encode() + b"\n\n"
 
         self.metrics.streams.inc()
         finished = False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,6 +29,7 @@ from affagent.tui.screens import DynamicsScreen, HelpScreen, PersonaPicker, Sess
 from affagent.tui.widgets import AffectPanel, Conversation, Message, StatusLine
 
 AgentFactory = Callable[[], ChatAgent]
+log = logging.getLogger("affagent.tui")
 
 
 def _describe(exc: BaseException) -> str:
@@ -64,7 +66,9 @@ class ChatApp(App[None]):
         Binding("f3", "persona", "Persona", tooltip="New session with another persona"),
         Binding("f4", "dynamics", "Dynamics", tooltip="New session with other dynamics"),
         Binding("f5,ctrl+e", "export", "Export", tooltip="Export transcript + state trace"),
-        Binding("ctrl+n", "new_session", "New", tooltip="Start a new session"),
+        Binding(
+            "ctrl+n", "new_session", "New", tooltip="Start a new session (or retry a failed start)"
+        ),
         Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="Quit"),
     ]
 
@@ -95,6 +99,8 @@ class ChatApp(App[None]):
         self.export_dir = export_dir
         self.session = SessionView()
         self.last_export: tuple[Path, Path] | None = None
+        self._start_error: str | None = None
+        self._pending: str | None = None  # a message typed while the agent was starting
 
     # ------------------------------------------------------------------ layout
 
@@ -145,7 +151,7 @@ class ChatApp(App[None]):
         try:
             yield
         except Exception as exc:  # the app must never die on a backend/store/persona error
-            self.log.error(f"{doing} failed", exc)
+            log.warning("%s failed", doing, exc_info=exc)
             self.show_error(f"{doing}: {_describe(exc)}")
 
     # ------------------------------------------------------------------ agent and sessions
@@ -156,15 +162,30 @@ class ChatApp(App[None]):
         try:
             agent = self._factory()
         except Exception as exc:
-            self.call_from_thread(self.show_error, f"cannot start the agent: {_describe(exc)}")
+            self.call_from_thread(
+                self._agent_failed, f"cannot start the agent (Ctrl+N retries): {_describe(exc)}"
+            )
             return
         self.call_from_thread(self._agent_ready, agent)
+
+    def _agent_failed(self, message: str) -> None:
+        self._start_error = message
+        self.show_error(message)
+        pending, self._pending = self._pending, None
+        if pending:
+            self._offer_again(pending)
 
     def _agent_ready(self, agent: ChatAgent) -> None:
         self.agent = agent
         self.status.set("")
         self._open_initial()
         self._warm_up()
+        pending, self._pending = self._pending, None
+        if pending:
+            if self.session.session_id:
+                self._begin_turn(pending)
+            else:
+                self._offer_again(pending)
 
     @work(exclusive=True, group="warm-up", exit_on_error=False)
     async def _warm_up(self) -> None:
@@ -180,6 +201,7 @@ class ChatApp(App[None]):
         except Exception as exc:
             self.show_error(f"loading models: {_describe(exc)}")
             return
+        self.panel.show(self.session, self._components())
         if not self.generating and self.status.level == "busy":
             self.status.set(self._idle_status())
 
@@ -196,7 +218,7 @@ class ChatApp(App[None]):
     def _start_session(self, *, session_id: str | None = None) -> bool:
         """A new session with the current persona and dynamics choice; True on success."""
         if self.agent is None:
-            self.show_error("the agent is not ready yet")
+            self.show_error(self._start_error or "the agent is still starting")
             return False
         with self._guard("starting a session"):
             sid = self.agent.new_session(
@@ -215,7 +237,7 @@ class ChatApp(App[None]):
 
     def _load_session(self, sid: str, *, quiet_missing: bool = False) -> bool:
         if self.agent is None:
-            self.show_error("the agent is not ready yet")
+            self.show_error(self._start_error or "the agent is still starting")
             return False
         try:
             record = self.agent.store.get_session(sid, self.tenant)
@@ -249,8 +271,11 @@ class ChatApp(App[None]):
         for t in view.turns:
             conv.add("user", t.user_text)
             conv.add("agent", t.reply)
-        self.panel.show(view)
+        self.panel.show(view, self._components())
         self.status.set(self._idle_status())
+
+    def _components(self) -> dict[str, str]:
+        return dict(getattr(self.agent, "components", None) or {})
 
     def _idle_status(self) -> str:
         n = len(self.session.turns)
@@ -277,10 +302,25 @@ class ChatApp(App[None]):
         if self.generating:
             self.notify("Still replying: Esc stops it.", severity="warning")
             return
-        if self.agent is None or not self.session.session_id:
-            self.show_error("no session is open (see the error above, or Ctrl+N)")
+        if self.agent is None:
+            if self._start_error is None and self._pending is None:
+                # still starting: keep the message and send it once the agent is ready
+                event.input.clear()
+                self._pending = text
+                self.conversation.add("user", text)
+                self.status.set(
+                    "starting the agent… your message goes out when it is ready", "busy"
+                )
+            else:
+                self.show_error(self._start_error or "the agent is still starting")
+            return
+        if not self.session.session_id:
+            self.show_error("no session is open: Ctrl+N starts one")
             return
         event.input.clear()
+        self._begin_turn(text)
+
+    def _begin_turn(self, text: str) -> None:
         self.conversation.add("user", text)
         reply = self.conversation.add("agent", "", state="streaming")
         self.generating = True
@@ -304,12 +344,14 @@ class ChatApp(App[None]):
                     self._apply(event.result, reply)
         except asyncio.CancelledError:
             reply.state = "cancelled"
-            self._after_cancel(sid)
+            if not self._after_cancel(sid):
+                self._offer_again(text)
             raise
         except Exception as exc:
             reply.state = "failed"
-            self.log.error("turn failed", exc)
+            log.warning("turn failed", exc_info=exc)
             self.show_error(_describe(exc))
+            self._offer_again(text)
         finally:
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
@@ -321,22 +363,41 @@ class ChatApp(App[None]):
         trace = as_trace(result)
         reply.finish(getattr(result, "reply", trace.reply))
         self.session.add(trace)
-        self.panel.show(self.session)
+        self.panel.show(self.session, self._components())
         self.status.set(self._idle_status())
 
-    def _after_cancel(self, sid: str) -> None:
-        """Say what was kept. Normally nothing; if the turn had already been committed when
-        Esc arrived, show it as the store has it rather than pretend it was dropped."""
+    def _offer_again(self, text: str) -> None:
+        """Put an unstored message back in an empty input, so Enter retries it."""
+        prompt = self.query_one("#prompt", Input)
+        if not prompt.value:
+            prompt.value = text
+            prompt.cursor_position = len(text)
+
+    def _after_cancel(self, sid: str) -> bool:
+        """Say what was kept; True if the turn was stored after all. Normally nothing is; if
+        the turn had already been committed when Esc arrived, show it as the store has it
+        rather than pretend it was dropped."""
         self.status.set("stopped: nothing was stored", "info")
         if self.agent is None:
-            return
+            return False
         try:
             stored = list(self.agent.store.turns(sid, self.tenant))
         except Exception:
-            return
+            return False
         if len(stored) > len(self.session.turns):
             self._load_session(sid)
             self.status.set("stopped after the reply was stored; showing the stored turn")
+            return True
+        return False
+
+    def watch_generating(self) -> None:
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Esc ("Stop") is live only while a reply streams; idle, the footer shows it dimmed."""
+        if action == "cancel":
+            return True if self.generating else None
+        return True
 
     def action_cancel(self) -> None:
         if not self.generating:
@@ -357,11 +418,20 @@ class ChatApp(App[None]):
         self.push_screen(HelpScreen([b for b in self.BINDINGS if isinstance(b, Binding)]))
 
     def action_new_session(self) -> None:
+        if self.agent is None and self._start_error is not None and self._factory is not None:
+            # the agent failed to start (database down, model missing): try again
+            self._start_error = None
+            self.status.set("loading the agent…", "busy")
+            self._build_agent()
+            return
         if self._idle_or_warn() and self._start_session():
             self.notify(f"new session {self.session.session_id}")
 
     def action_sessions(self) -> None:
-        if not self._idle_or_warn() or self.agent is None:
+        if not self._idle_or_warn():
+            return
+        if self.agent is None:
+            self.show_error(self._start_error or "the agent is still starting")
             return
         with self._guard("listing sessions"):
             sessions = list(self.agent.store.list_sessions(self.tenant))
@@ -422,7 +492,10 @@ class ChatApp(App[None]):
                 from affagent.resources import state_dir
 
                 directory = state_dir() / "exports"
-            md, js = export_session(self.session, directory)
+            assert self.agent is not None
+            md, js = export_session(
+                self.agent.store, self.session.session_id, directory, self.tenant
+            )
             self.last_export = (md, js)
             self.status.set(f"exported {md} and {js.name}")
             self.notify(f"{md}\n{js}", title="exported")

@@ -44,15 +44,11 @@ def session_label(record: Any) -> Text:
 
 
 class SessionPicker(Dialog[str]):
-    """Earlier sessions, newest first; Enter resumes the highlighted one."""
+    """Earlier sessions in the store's order; Enter resumes the highlighted one."""
 
     def __init__(self, sessions: Sequence[Any], current: str | None = None) -> None:
         super().__init__()
-        self._sessions = sorted(
-            sessions,
-            key=lambda r: _when(getattr(r, "updated_at", None)),
-            reverse=True,
-        )
+        self._sessions = list(sessions)  # the store's order: most recently updated first
         self._current = current
 
     def compose(self) -> ComposeResult:

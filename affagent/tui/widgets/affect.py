@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -102,20 +102,31 @@ class AffectPanel(VerticalScroll):
         yield InfoBox("Strategy", id="strategy")
         yield InfoBox("Read in the user's words", id="perceived")
 
-    def show(self, session: SessionView) -> None:
+    def show(self, session: SessionView, components: Mapping[str, str] | None = None) -> None:
+        """Refresh from ``session``; ``components`` (the agent's ``components`` notes) tells
+        a stage that is switched off ("selector off") from one with nothing to show yet."""
+        notes = components or {}
+
+        def off(stage: str) -> bool:
+            return notes.get(stage, "").startswith("none")
+
         self.query_one("#agent-affect", AffectBlock).show(session.agent_now, session.agent_track())
         self.query_one("#user-affect", AffectBlock).show(session.user_now, session.user_track())
         feels = f"{session.in_words()}\n{_pct_list(session.feelings(3))}"
         self.query_one("#feels", InfoBox).update(feels)
         last = session.last
-        if last is None or last.strategy is None:
+        if off("selector") and (last is None or last.strategy is None):
+            strategy = "selector off"
+        elif last is None or last.strategy is None:
             strategy = "–"
         elif last.strategy_p is None:
             strategy = last.strategy
         else:
             strategy = f"{last.strategy}  p={last.strategy_p:.2f}"
         self.query_one("#strategy", InfoBox).update(strategy)
-        if last is None:
+        if off("classifier") and (last is None or not last.emotions):
+            perceived = "classifier off"
+        elif last is None:
             perceived = "–"
         else:
             causes = ", ".join(w for w, _ in last.causes) or "–"
