@@ -42,7 +42,7 @@ def test_eval_commands_on_small_files(tmp_path: Path) -> None:
                   "b,dev,1.4,3.6,2.2,My father died and I can't stop crying.\n"
                   "c,dev,3.0,2.6,3.0,The train leaves at nine.\n"
                   "d,train,3.0,3.0,3.0,ignored by --split dev\n")
-    home = tmp_path / "home"  # the ONNX export cache, shared by the three runs
+    home = tmp_path / "home"
     r = run("vad", "--data", str(eb), "--split", "dev", "--json", home=home)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout.strip().splitlines()[-1])

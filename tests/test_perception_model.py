@@ -3,7 +3,6 @@ bad input, and the shared encoder pass. Loaded once per module (~10-20 s on a bu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,14 +16,6 @@ from affagent.perception.model import PerceptionModel, load_model
 from affagent.types import EmotionClassifier, VADEstimator
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """The ONNX export cache goes to a temporary AFFAGENT_HOME, not the user's."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AFFAGENT_HOME", str(tmp_path_factory.mktemp("home")))
-        yield
 
 
 @pytest.fixture(scope="module")
