@@ -36,7 +36,7 @@ async def record(args: argparse.Namespace) -> Path:
             selector=args.selector,
         )
         config.generation.seed = 7
-        config.generation.max_tokens = 60
+        config.generation.max_tokens = args.max_tokens
         agent = Agent(config)
         app = ChatApp(agent, session_id="readme-demo", export_dir=Path(tmp))
         async with app.run_test(size=(100, 30)) as pilot:
@@ -60,6 +60,7 @@ def main() -> None:
     p.add_argument("--estimator", default="default")
     p.add_argument("--classifier", default="goemotions")
     p.add_argument("--selector", default="learned")
+    p.add_argument("--max-tokens", type=int, default=40)
     p.add_argument("--out", default="docs/tui-chat.svg")
     print(asyncio.run(record(p.parse_args())))
 

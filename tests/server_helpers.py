@@ -12,6 +12,7 @@ from affagent.backends import ScriptedBackend
 from affagent.server import ServerSettings, create_app
 
 FAST = {"estimator": "keywords", "classifier": "none", "selector": "none"}
+SERVER_FAST = {**FAST, "safety_detector": "rules"}
 
 
 def make_agent(db_url: str, backend: ScriptedBackend | None = None) -> Agent:
@@ -23,7 +24,7 @@ def make_app(
     db_url: str, backend: ScriptedBackend | None = None, **settings: Any
 ) -> tuple[Any, Agent]:
     agent = make_agent(db_url, backend)
-    s = ServerSettings(backend="scripted", database_url=db_url, **{**FAST, **settings})
+    s = ServerSettings(backend="scripted", database_url=db_url, **{**SERVER_FAST, **settings})
     return create_app(s, agent=agent), agent
 
 

@@ -189,8 +189,13 @@ async def test_real_connection_refused() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     b = load_backend("openai", base_url=f"http://127.0.0.1:{port}", model="m", retries=0)
-    with pytest.raises(BackendError, match=rf"cannot reach http://127.0.0.1:{port}/v1: "):
+    with pytest.raises(BackendError) as e:
         await b.generate(MSGS, GenerationParams())
+    assert str(e.value) == f"cannot reach http://127.0.0.1:{port}/v1: connection refused"
+    # with a prefill the /models probe fails first, with the same message
+    with pytest.raises(BackendError) as e:
+        await b.generate(MSGS, GenerationParams(prefill="So,"))
+    assert str(e.value) == f"cannot reach http://127.0.0.1:{port}/v1: connection refused"
     await b.aclose()
 
 
@@ -331,3 +336,16 @@ def test_render_chat_with_a_jinja_template() -> None:
     assert render_chat(tmpl, msgs) == "[user] hi\n[assistant] "
     with pytest.raises(ConfigError, match="cannot render"):
         render_chat("{% for %}", msgs)
+
+
+async def test_server_without_models_endpoint_still_serves_prefill() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/models"):
+            return httpx.Response(404, json={"detail": "Not Found"})
+        return stream_response(" fine")
+
+    b = OpenAIBackend(base_url="http://gw/v1", model="m", transport=httpx.MockTransport(handler))
+    assert await b.generate(MSGS, GenerationParams(prefill="Well,")) == "Well, fine"
+    b2 = OpenAIBackend(base_url="http://gw/v1", transport=httpx.MockTransport(handler))
+    with pytest.raises(BackendError, match="HTTP 404: Not Found"):
+        await b2.generate(MSGS, GenerationParams())

@@ -188,3 +188,13 @@ def test_importing_backends_stays_light() -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("v", [-0.7, 0.05, 0.6])
+def test_reads_the_valence_of_the_real_state_section(v: float) -> None:
+    from affagent.affect.state import AffectState
+    from affagent.affect.vad import VAD
+    from affagent.prompting._sections import state_section
+
+    text = "You are a calm counsellor.\n" + state_section(AffectState.at_rest(VAD(v, 0.3, -0.2)))
+    assert read_valence([ChatMessage(role="system", content=text)]) == pytest.approx(v)

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -212,3 +213,86 @@ def test_cli_eval_safety_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- hybrid detector
+
+
+class BagOfWordsEncoder:
+    """A stand-in for the sentence encoder: hashed bag of words (enough to test the logic)."""
+
+    def pooled(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        out = np.zeros((len(texts), 256), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for w in normalise(t).split():
+                out[i, int(hashlib.md5(w.encode()).hexdigest(), 16) % 256] += 1.0
+            out[i, 0] += 0.01  # never all zero
+        return out
+
+
+class AlwaysFlags:
+    name = "always"
+
+    def assess(self, text: str) -> Any:
+        from affagent.safety import RiskAssessment
+
+        return RiskAssessment(True, "self_harm", "medium", {"self_harm": 1.0, "violence": 0.0})
+
+
+def test_embedding_detector_logic_with_a_fake_encoder() -> None:
+    from affagent.safety import EmbeddingRiskDetector
+
+    det = EmbeddingRiskDetector(encoder=BagOfWordsEncoder())
+    protos = load_items(Path(__file__).resolve().parents[1] / "affagent/safety/prototypes.jsonl")
+    pos = next(p for p in protos if p.label == "violence")
+    neg = next(p for p in protos if p.kind == "hard_negative")
+    a = det.assess(pos.text)
+    assert a.flagged and a.category == "violence" and a.severity == "medium"
+    assert a.hits[0].rule == "semantic.nearest"
+    assert not det.assess(neg.text).flagged
+    assert not det.assess("   ").flagged
+
+
+def test_hybrid_rules_first_and_negation_guard() -> None:
+    from affagent.safety import HybridDetector
+
+    hybrid = HybridDetector(semantic=AlwaysFlags())  # type: ignore[arg-type]
+    assert hybrid.assess("I want to kill myself").hits[0].rule.startswith("sh.")
+    # rules found a risk phrase and dropped it as negated/past/third person: trust them
+    for text in ("I've never thought about suicide", "my friend said she wanted to die"):
+        assert not hybrid.assess(text).flagged, text
+    # nothing for the rules to read: the backstop decides
+    assert hybrid.assess("nobody would notice if I stopped replying").flagged
+
+
+def test_load_detector_names() -> None:
+    from affagent.safety import load_detector
+
+    assert load_detector("rules").name == "rules"
+    with pytest.raises(ConfigError, match="unknown safety detector"):
+        load_detector("magic")
+
+
+@pytest.mark.slow
+def test_hybrid_with_the_real_encoder_on_unseen_sets() -> None:
+    """The real sentence encoder: on the sets its prototypes were not drawn from, the hybrid
+    must keep precision >= 0.8 and catch more than the rules alone on the fresh probe."""
+    pytest.importorskip("torch")
+    from affagent.safety import HybridDetector
+
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+        hybrid = HybridDetector()
+        hybrid.warm_up()
+    except ConfigError as exc:
+        pytest.skip(str(exc))
+    rules = RuleBasedDetector()
+    for name in ("test.jsonl", "probe2.jsonl"):
+        items = load_items(EVALS / name)
+        h, r = evaluate(hybrid, items), evaluate(rules, items)
+        assert h.precision >= 0.8 and h.recall >= r.recall, (name, h.precision, h.recall)
+    assert evaluate(hybrid, load_items(EVALS / "probe2.jsonl")).recall > 0.75

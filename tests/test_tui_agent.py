@@ -64,8 +64,14 @@ async def test_chat_resume_and_export_on_the_real_agent(tmp_path: Path) -> None:
         await pilot.press("f5")
         await pilot.pause()
         assert app.last_export is not None
-        data = json.loads(app.last_export[1].read_text())
+        md, js = app.last_export
+        assert (md.name, js.name) == ("real-1.md", "real-1.json")
+        data = json.loads(js.read_text())
+        assert data["format"] == "affagent-session/1"  # the same as `affagent sessions export`
         assert [t["reply"] for t in data["turns"]] == replies
+        assert [s["turn"] for s in data["states"]] == [0, 1, 2]
+        text = md.read_text()
+        assert "## State trace" in text and "I feel awful and scared" in text
     await agent.aclose()
 
     # a new app on the same database resumes the session from the picker

@@ -70,8 +70,10 @@ def test_chat_builds_the_app_from_the_flags(
             "first:0.30",
             "--session",
             "abc",
-            "--database-url",
+            "--database",
             db,
+            "--tenant",
+            "team-a",
             "--estimator",
             "keywords",
             "--export-dir",
@@ -84,6 +86,7 @@ def test_chat_builds_the_app_from_the_flags(
     assert app.dynamics_override == "first:0.3"  # canonical form
     assert app._open_id == "abc"
     assert app.export_dir == tmp_path / "ex"
+    assert app.tenant == "team-a"
     assert agent.config.backend == "scripted"
     assert agent.config.database_url == db
     assert agent.config.estimator == "keywords"

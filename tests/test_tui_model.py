@@ -1,14 +1,11 @@
-"""Pure parts of the chat app: gauge and sparkline drawing, the session view, the export."""
+"""Pure parts of the chat app: gauge and sparkline drawing, and the session view."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 
 from affagent.affect.state import AffectState
 from affagent.affect.vad import VAD
-from affagent.tui.export import transcript_json, transcript_markdown
 from affagent.tui.model import SessionView, TurnView, as_trace
 from affagent.tui.widgets.gauge import gauge_text, spark_text
 from affagent.types import EmotionResult, StrategyChoice, TurnTrace, VADEstimate
@@ -89,18 +86,3 @@ def test_as_trace_accepts_rows_dicts_and_traces() -> None:
     assert as_trace(t.model_dump(mode="json")) == t
     with pytest.raises(TypeError):
         as_trace(42)
-
-
-def test_export_contains_every_turn_and_the_trace() -> None:
-    view = SessionView(session_id="s", persona="p", dynamics="first:0.5", start=VAD(0.3, 0, 0))
-    view.add(trace(1, VAD(0.3, 0, 0), VAD(0.1, 0, 0), VAD(-0.5, 0.1, 0)))
-    view.add(trace(2, VAD(0.1, 0, 0), VAD(-0.2, 0.1, 0), VAD(-0.8, 0.2, 0)))
-    md = transcript_markdown(view)
-    assert "**You:** user 1" in md and "**Agent:** reply 2" in md
-    assert "- strategy: Question (p = 0.70)" in md
-    assert "- cause words: lost, job" in md
-    assert "| 2 | -0.200 | +0.100 | +0.000 | -0.800 | +0.200 | +0.000 | Question |" in md
-    data = transcript_json(view)
-    assert json.loads(json.dumps(data)) == data
-    assert data["session"]["start"] == {"V": 0.3, "A": 0.0, "D": 0.0}
-    assert TurnTrace.model_validate(data["turns"][1]["trace"]) == view.turns[1].trace

@@ -41,3 +41,28 @@ def test_main_screen_after_two_turns(snap_compare) -> None:  # type: ignore[no-u
 def test_help_screen(snap_compare) -> None:  # type: ignore[no-untyped-def]
     app = ChatApp(FakeAgent(), session_id="snapshot-3")
     assert snap_compare(app, terminal_size=SIZE, press=["f1"], run_before=_steady)
+
+
+def test_main_screen_on_the_real_agent(snap_compare, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The real Agent on the scripted backend, a fixed clock and the keyword estimator (no
+    model), so the numbers are reproducible: this snapshot changes when the agent's
+    behaviour does, not only when the layout does."""
+    import itertools
+
+    from affagent.agent import Agent, AgentConfig
+    from affagent.backends import ScriptedBackend
+
+    ticks = itertools.count(1_780_000_000, 30)
+    agent = Agent(
+        AgentConfig(
+            backend="scripted",
+            database_url=f"sqlite:///{tmp_path / 'snap.db'}",
+            estimator="keywords",
+            classifier="none",
+            selector="none",
+        ),
+        backend=ScriptedBackend(),
+        clock=lambda: float(next(ticks)),
+    )
+    app = ChatApp(agent, session_id="snapshot-real")
+    assert snap_compare(app, terminal_size=SIZE, run_before=_two_turns)

@@ -8,6 +8,7 @@ real agent: a cancelled or failed stream stores nothing.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -89,6 +90,14 @@ class FakeStore:
         self.get_session(session_id, tenant)
         return list(self.traces.get(session_id, []))
 
+    def export(self, session_id: str, tenant: str = "default", fmt: str = "json") -> str:
+        traces = self.turns(session_id, tenant)
+        if fmt == "json":
+            return json.dumps(
+                {"format": "fake", "turns": [t.model_dump(mode="json") for t in traces]}
+            )
+        return "\n".join(f"{t.turn}. {t.user_text} -> {t.reply}" for t in traces) + "\n"
+
 
 class FakeAgent:
     def __init__(self, token_delay: float = 0.0) -> None:
@@ -96,6 +105,7 @@ class FakeAgent:
         self.token_delay = token_delay
         self.fail_after: int | None = None  # raise BackendError after this many tokens
         self.gate: asyncio.Event | None = None  # when set, the stream waits on it mid-reply
+        self.gate_after_commit: asyncio.Event | None = None  # ... or after committing
         self.closed = False
         self._n = 0
 
@@ -186,6 +196,8 @@ class FakeAgent:
         rec.turns = turn
         rec.version += 1
         rec.title = rec.title or text[:40]
+        if self.gate_after_commit is not None:
+            await self.gate_after_commit.wait()
         yield Event(
             "done",
             result=Result(

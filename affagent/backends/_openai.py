@@ -68,6 +68,10 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 _CONTINUE_OWNERS = ("vllm", "llamacpp", "llama.cpp")
 
 
+class _Unreachable(BackendError):
+    """The server could not be reached at all (as opposed to answering with an error)."""
+
+
 class _Retryable(Exception):
     """An attempt failed before any token in a way worth retrying."""
 
@@ -208,6 +212,7 @@ class OpenAIBackend(StreamingBackend):
 
     async def _get_json(self, path: str) -> Any:
         last = ""
+        unreachable = False
         for attempt in range(self.retries + 1):
             try:
                 r = await self._http().get(path)
@@ -217,6 +222,7 @@ class OpenAIBackend(StreamingBackend):
                 ) from None
             except httpx.TransportError as exc:
                 last = f"cannot reach {self.base_url}: {_reason(exc)}"
+                unreachable = True
             else:
                 if r.status_code < 400:
                     try:
@@ -230,10 +236,11 @@ class OpenAIBackend(StreamingBackend):
                 )
                 if r.status_code < 500 and r.status_code != 429:
                     raise BackendError(msg)
-                last = msg
+                last, unreachable = msg, False
             if attempt < self.retries:
                 await asyncio.sleep(self._delay(attempt, None))
-        raise BackendError(f"{last} (after {self.retries + 1} attempts)")
+        error = _Unreachable if unreachable else BackendError
+        raise error(last + _after(self.retries))
 
     async def models(self) -> list[dict[str, Any]]:
         """The server's ``/models`` list (each with at least ``id``)."""
@@ -244,7 +251,14 @@ class OpenAIBackend(StreamingBackend):
     async def _resolve(self) -> tuple[str, _Resolved]:
         if self.model is not None and self._resolved_prefill is not None:
             return self.model, self._resolved_prefill
-        models = await self.models()
+        try:
+            models = await self.models()
+        except BackendError as exc:
+            if self.model is None or isinstance(exc, _Unreachable):
+                raise
+            # a gateway without /models: the chat request itself will say if the server is down
+            self._resolved_prefill = self._resolved_prefill or "instruct"
+            return self.model, self._resolved_prefill
         if self.model is None:
             if not models:
                 raise BackendError(f"{self.base_url} lists no models; pass model=...")

@@ -18,21 +18,26 @@ from affagent.cli._common import print_json
 def _chunks(n: int, size: int, desc: str) -> Any:
     from tqdm import tqdm
 
-    return tqdm(range(0, n, size), desc=desc, unit="batch", leave=False,
-                disable=None, file=sys.stderr)
+    return tqdm(
+        range(0, n, size), desc=desc, unit="batch", leave=False, disable=None, file=sys.stderr
+    )
 
 
 def register(app: typer.Typer) -> None:
     @app.command("vad")
     def vad(
         data: Path = typer.Option(..., "--data", help="EmoBank-format CSV: id,split,V,A,D,text"),
-        estimator: str = typer.Option("default", "--estimator",
-                                      help="estimator name: default | lexicon"),
-        split: str | None = typer.Option(None, "--split",
-                                         help="score only rows of this split (default: all)"),
-        lexicon: Path | None = typer.Option(None, "--lexicon",
-                                            help="NRC VAD lexicon for --estimator lexicon "
-                                                 "(else $AFFAGENT_NRC_LEXICON)"),
+        estimator: str = typer.Option(
+            "default", "--estimator", help="estimator name: default | lexicon"
+        ),
+        split: str | None = typer.Option(
+            None, "--split", help="score only rows of this split (default: all)"
+        ),
+        lexicon: Path | None = typer.Option(
+            None,
+            "--lexicon",
+            help="NRC VAD lexicon for --estimator lexicon (else $AFFAGENT_NRC_LEXICON)",
+        ),
         batch_size: int = typer.Option(64, "--batch-size", min=1),
         as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
     ) -> None:
@@ -59,17 +64,22 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json({"pearson": r, "n": len(items)})
         else:
-            typer.echo(f"{data} ({len(items)} rows{', split ' + split if split else ''}), "
-                       f"estimator {estimator}")
+            typer.echo(
+                f"{data} ({len(items)} rows{', split ' + split if split else ''}), "
+                f"estimator {estimator}"
+            )
             typer.echo("Pearson r: " + "  ".join(f"{k}={v:.3f}" for k, v in r.items()))
 
     @app.command("emotions")
     def emotions(
-        data: Path = typer.Option(..., "--data",
-                                  help="GoEmotions TSV or EmpatheticDialogues JSONL"),
+        data: Path = typer.Option(
+            ..., "--data", help="GoEmotions TSV or EmpatheticDialogues JSONL"
+        ),
         classifier: str | None = typer.Option(
-            None, "--classifier",
-            help="plugin name (default: goemotions for a TSV, empathetic for a JSONL)"),
+            None,
+            "--classifier",
+            help="plugin name (default: goemotions for a TSV, empathetic for a JSONL)",
+        ),
         batch_size: int = typer.Option(64, "--batch-size", min=1),
         as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
     ) -> None:
@@ -102,8 +112,9 @@ def register(app: typer.Typer) -> None:
             if missing:
                 from affagent.errors import ConfigError
 
-                raise ConfigError(f"classifier {name!r} lacks GoEmotions labels: "
-                                  f"{', '.join(missing[:5])}")
+                raise ConfigError(
+                    f"classifier {name!r} lacks GoEmotions labels: {', '.join(missing[:5])}"
+                )
             cols = [index[lab] for lab in GOEMOTIONS_LABELS]
             gold = np.zeros((len(items), len(cols)), dtype=bool)
             for i, it in enumerate(items):
@@ -117,8 +128,11 @@ def register(app: typer.Typer) -> None:
             out: dict[str, Any] = {"macro_f1": round(macro_f1(pred, gold), 4), "n": len(items)}
         else:
             y = np.array([index.get(it.labels[0], -1) for it in items])
-            out = {"acc_at_1": round(accuracy_at_k(probs, y, 1), 4),
-                   "acc_at_5": round(accuracy_at_k(probs, y, 5), 4), "n": len(items)}
+            out = {
+                "acc_at_1": round(accuracy_at_k(probs, y, 1), 4),
+                "acc_at_5": round(accuracy_at_k(probs, y, 5), 4),
+                "n": len(items),
+            }
         if as_json:
             print_json(out)
         else:
@@ -126,16 +140,17 @@ def register(app: typer.Typer) -> None:
             typer.echo("  ".join(f"{k}={v}" for k, v in out.items() if k != "n"))
 
 
-def _probabilities(clf: Any, texts: list[str], batch_size: int, name: str
-                   ) -> tuple[list[str], Any]:
+def _probabilities(clf: Any, texts: list[str], batch_size: int, name: str) -> tuple[list[str], Any]:
     """(labels, (N, K) probabilities) from a plugin: the fast path when it exposes
     ``probabilities``/``labels``, else from ``classify(causes=False)``."""
     import numpy as np
 
     if hasattr(clf, "probabilities") and hasattr(clf, "labels"):
         labels = list(clf.labels)
-        rows = [clf.probabilities(texts[i : i + batch_size])
-                for i in _chunks(len(texts), batch_size, f"emotions[{name}]")]
+        rows = [
+            clf.probabilities(texts[i : i + batch_size])
+            for i in _chunks(len(texts), batch_size, f"emotions[{name}]")
+        ]
         return labels, np.concatenate(rows) if rows else np.zeros((0, len(labels)))
     results = []
     for i in _chunks(len(texts), batch_size, f"emotions[{name}]"):

@@ -17,23 +17,37 @@ def safety(
         "--data",
         help="JSONL with text, label (self_harm|violence|none) and kind; see evals/safety/.",
     ),
+    detector: str = typer.Option(
+        "rules",
+        "--detector",
+        help="rules | hybrid (rules + embedding backstop; its prototypes are dev.jsonl, so "
+        "evaluate it on the other sets).",
+    ),
     show_errors: bool = typer.Option(
         True, "--errors/--no-errors", help="List the misses and false alarms."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (last line)."),
 ) -> None:
-    """Precision and recall of the rule-based risk detector (any risk label = positive).
+    """Precision and recall of the risk detector (any risk label = positive).
 
     The shipped sets were written by the developers, so these figures overstate real-world
     performance; see docs/safety.md for where the detector fails.
 
     Example: affagent eval safety --data evals/safety/test.jsonl --json
     """
-    from affagent.safety import RuleBasedDetector, evaluate, load_items
+    from affagent.safety import evaluate, load_detector, load_items
 
-    report = evaluate(RuleBasedDetector(), load_items(data))
+    items = load_items(data)
+    report = evaluate(load_detector(detector), items)
     if as_json:
-        print_json({"data": str(data), **report.model_dump(), "meets_target": report.meets()})
+        print_json(
+            {
+                "data": str(data),
+                "detector": detector,
+                **report.model_dump(),
+                "meets_target": report.meets(),
+            }
+        )
         return
     typer.echo(
         f"{data}: n={report.n} positives={report.positives}  precision={report.precision:.3f} "

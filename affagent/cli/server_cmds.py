@@ -124,6 +124,15 @@ def serve(
         help="--no-auth: every request is tenant 'default' (only allowed on 127.0.0.1).",
     ),
     safety: bool = typer.Option(True, "--safety/--no-safety", help="Crisis safety layer."),
+    safety_detector: str = typer.Option(
+        "rules",
+        "--safety-detector",
+        help="rules (fast, precise) | hybrid (+ embedding backstop: more indirect risk "
+        "caught, more false check-ins; needs the perception extra) | auto. See docs/safety.md.",
+    ),
+    torch_threads: int = typer.Option(
+        1, "--torch-threads", min=1, help="torch CPU threads per worker (models only)."
+    ),
     crisis_resources: str | None = typer.Option(
         None, "--crisis-resources", help="YAML of crisis lines per locale (see docs/safety.md)."
     ),
@@ -180,6 +189,8 @@ def serve(
         selector=selector,
         auth=auth,
         safety=safety,
+        safety_detector=safety_detector,
+        torch_threads=torch_threads,
         crisis_resources=crisis_resources,
         default_locale=default_locale,
         webhook_url=webhook_url,
@@ -195,6 +206,9 @@ def serve(
     load_persona(persona)
     if safety:
         load_resources(crisis_resources)
+        from affagent.safety import load_detector
+
+        load_detector(safety_detector)  # an unknown name or a missing extra fails here
     store = SessionStore(database)
     from affagent.server.keys import KeyStore
 

@@ -34,7 +34,7 @@ def chat_cmd(
     base_url: str | None = typer.Option(
         None, "--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."
     ),
-    model: str | None = typer.Option(None, "--model", help="Model name on that server."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Model name on that server."),
     dynamics: str | None = typer.Option(
         None,
         "--dynamics",
@@ -42,8 +42,12 @@ def chat_cmd(
         help="stateless | first:ALPHA | second:MU[:SPRING] (default: the persona's).",
     ),
     database_url: str | None = typer.Option(
-        None, "--database-url", help="Session store URL (default: SQLite in $AFFAGENT_HOME)."
+        None,
+        "--database",
+        "--database-url",
+        help="SQLAlchemy URL of the session store (default: $AFFAGENT_HOME/affagent.db).",
     ),
+    tenant: str = typer.Option("default", "--tenant", help="Tenant whose sessions to use."),
     estimator: str | None = typer.Option(
         None, "--estimator", help="VAD estimator: default (trained) | lexicon | keywords."
     ),
@@ -103,6 +107,7 @@ def chat_cmd(
         persona=persona,
         dynamics=dynamics,
         session_id=session,
+        tenant=tenant,
         export_dir=export_dir,
     )
     with _log_to_file():

@@ -12,6 +12,8 @@ I'm really sorry you're in this much pain... 988 Suicide & Crisis Lifeline: call
 - :class:`SafetyGuard` — the default: a :class:`RiskDetector` (:class:`RuleBasedDetector`),
   crisis resources per locale (:func:`load_resources`, a YAML the deployer owns) and the
   persona's emotional boundaries (:func:`detect_boundary`, :func:`boundary_reply`);
+- :class:`HybridDetector` — the rules plus a sentence-embedding backstop for paraphrases
+  (:func:`load_detector` ``"rules" | "hybrid" | "auto"``);
 - :class:`SafetyWebhook` — an optional, bounded, fire-and-forget notification;
 - :func:`evaluate` — precision/recall on a labelled JSONL file (``affagent eval safety``).
 
@@ -27,12 +29,15 @@ from affagent.safety.evaluate import SafetyItem, SafetyReport, evaluate, load_it
 from affagent.safety.guard import PASS, RiskDetector, SafetyCheck, SafetyDecision, SafetyGuard
 from affagent.safety.resources import CrisisResource, LocaleResources, ResourceBook, load_resources
 from affagent.safety.responses import crisis_reply
+from affagent.safety.semantic import EmbeddingRiskDetector, HybridDetector, load_detector
 from affagent.safety.webhook import SafetyWebhook
 
 __all__ = [
     "PASS",
     "BoundaryHit",
     "CrisisResource",
+    "EmbeddingRiskDetector",
+    "HybridDetector",
     "LocaleResources",
     "ResourceBook",
     "RiskAssessment",
@@ -49,6 +54,7 @@ __all__ = [
     "crisis_reply",
     "detect_boundary",
     "evaluate",
+    "load_detector",
     "load_items",
     "load_resources",
     "normalise",

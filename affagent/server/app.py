@@ -6,6 +6,7 @@ factory each worker calls (settings from ``AFFAGENT_SERVER_SETTINGS``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from affagent import __version__
 from affagent.agent import Agent
 from affagent.errors import AffagentError
-from affagent.safety import SafetyGuard, SafetyWebhook
+from affagent.safety import SafetyGuard, SafetyWebhook, load_detector
 from affagent.server.errors import ApiError, from_affagent
 from affagent.server.keys import KeyStore
 from affagent.server.limits import BodyLimitMiddleware
@@ -146,6 +147,36 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
+def _first_calls(agent: Agent) -> None:
+    try:
+        agent.estimator.estimate(["warming up"])
+        clf = agent.classifier
+        if clf is not None:
+            clf.classify(["warming up"], causes=False)
+    except Exception as exc:  # a warm-up problem shows again, properly, on the first turn
+        log.warning("warm-up call failed: %s", exc)
+
+
+def _limit_torch_threads(settings: ServerSettings) -> None:
+    """Pin torch's CPU threads when this worker will run a model: several workers each
+    spinning several threads on shared cores were measured 12x slower per encoding."""
+    if settings.torch_threads is None:
+        return
+    off = {"", "none", "off", "null", "keywords"}
+    needs = (
+        settings.estimator.lower() not in off
+        or settings.classifier.lower() not in off
+        or (settings.safety and settings.safety_detector != "rules")
+    )
+    if not needs:
+        return
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(settings.torch_threads)
+
+
 def create_app(settings: ServerSettings | None = None, *, agent: Agent | None = None) -> FastAPI:
     """The service app. ``agent`` (tests, embedding) replaces the one the settings describe;
     the app then does not close it on shutdown."""
@@ -156,8 +187,15 @@ def create_app(settings: ServerSettings | None = None, *, agent: Agent | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc: AffagentService = app.state.service
+        _limit_torch_threads(settings)
         if settings.warm_up:
             await svc.agent.warm_up()
+            # models that load lazily inside their first call (the sentence encoder) load now,
+            # so the first user does not wait for them
+            await asyncio.to_thread(_first_calls, svc.agent)
+            warm = getattr(svc.guard.detector if svc.guard else None, "warm_up", None)
+            if callable(warm):
+                await asyncio.to_thread(warm)
         yield
         if svc.webhook is not None:
             await svc.webhook.drain()
@@ -174,6 +212,7 @@ def create_app(settings: ServerSettings | None = None, *, agent: Agent | None = 
     keys = KeyStore(the_agent.store.engine)
     guard = (
         SafetyGuard(
+            load_detector(settings.safety_detector),
             resources=settings.crisis_resources,
             default_locale=settings.default_locale,
             boundaries=settings.boundaries,

@@ -471,7 +471,13 @@ class AffagentService:
                 choices=[ChunkChoice(delta=delta, finish_reason=kw.pop("finish", None))],
                 **kw,
             )
-            return b"data: " + c.model_dump_json(exclude_none=True).encode() + b"\n\n"
+            if c.affagent is None:
+                return b"data: " + c.model_dump_json(exclude_none=True).encode() + b"\n\n"
+            # the final chunk: affagent's fields are all present (null included), as in the
+            # non-streamed response
+            obj = c.model_dump(mode="json", exclude_none=True)
+            obj["affagent"] = c.affagent.model_dump(mode="json")
+            return b"data: " + json.dumps(obj, ensure_ascii=False).encode() + b"\n\n"
 
         self.metrics.streams.inc()
         finished = False

@@ -41,6 +41,15 @@ class ServerSettings(BaseModel):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="larger bodies → 413")
     auth: bool = True
     safety: bool = True
+    safety_detector: str = Field(
+        default="rules", description="rules | hybrid (rules + embedding backstop) | auto"
+    )
+    torch_threads: int | None = Field(
+        default=1,
+        ge=1,
+        description="torch CPU threads per worker (1: parallelism comes from workers; more "
+        "threads per process thrash under load). None leaves torch's default.",
+    )
     boundaries: bool = True
     default_locale: str = "en-US"
     crisis_resources: str | None = Field(

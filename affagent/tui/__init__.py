@@ -7,7 +7,7 @@ Textual, which ``import affagent`` never does.
 from __future__ import annotations
 
 from affagent.tui.app import ChatApp
-from affagent.tui.export import export_session, transcript_json, transcript_markdown
+from affagent.tui.export import export_session
 from affagent.tui.model import SessionView, TurnView
 from affagent.tui.port import ChatAgent
 
@@ -17,6 +17,4 @@ __all__ = [
     "SessionView",
     "TurnView",
     "export_session",
-    "transcript_json",
-    "transcript_markdown",
 ]

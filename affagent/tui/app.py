@@ -66,7 +66,9 @@ class ChatApp(App[None]):
         Binding("f3", "persona", "Persona", tooltip="New session with another persona"),
         Binding("f4", "dynamics", "Dynamics", tooltip="New session with other dynamics"),
         Binding("f5,ctrl+e", "export", "Export", tooltip="Export transcript + state trace"),
-        Binding("ctrl+n", "new_session", "New", tooltip="Start a new session"),
+        Binding(
+            "ctrl+n", "new_session", "New", tooltip="Start a new session (or retry a failed start)"
+        ),
         Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="Quit"),
     ]
 
@@ -160,7 +162,9 @@ class ChatApp(App[None]):
         try:
             agent = self._factory()
         except Exception as exc:
-            self.call_from_thread(self._agent_failed, f"cannot start the agent: {_describe(exc)}")
+            self.call_from_thread(
+                self._agent_failed, f"cannot start the agent (Ctrl+N retries): {_describe(exc)}"
+            )
             return
         self.call_from_thread(self._agent_ready, agent)
 
@@ -340,8 +344,8 @@ class ChatApp(App[None]):
                     self._apply(event.result, reply)
         except asyncio.CancelledError:
             reply.state = "cancelled"
-            self._after_cancel(sid)
-            self._offer_again(text)
+            if not self._after_cancel(sid):
+                self._offer_again(text)
             raise
         except Exception as exc:
             reply.state = "failed"
@@ -369,19 +373,31 @@ class ChatApp(App[None]):
             prompt.value = text
             prompt.cursor_position = len(text)
 
-    def _after_cancel(self, sid: str) -> None:
-        """Say what was kept. Normally nothing; if the turn had already been committed when
-        Esc arrived, show it as the store has it rather than pretend it was dropped."""
+    def _after_cancel(self, sid: str) -> bool:
+        """Say what was kept; True if the turn was stored after all. Normally nothing is; if
+        the turn had already been committed when Esc arrived, show it as the store has it
+        rather than pretend it was dropped."""
         self.status.set("stopped: nothing was stored", "info")
         if self.agent is None:
-            return
+            return False
         try:
             stored = list(self.agent.store.turns(sid, self.tenant))
         except Exception:
-            return
+            return False
         if len(stored) > len(self.session.turns):
             self._load_session(sid)
             self.status.set("stopped after the reply was stored; showing the stored turn")
+            return True
+        return False
+
+    def watch_generating(self) -> None:
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Esc ("Stop") is live only while a reply streams; idle, the footer shows it dimmed."""
+        if action == "cancel":
+            return True if self.generating else None
+        return True
 
     def action_cancel(self) -> None:
         if not self.generating:
@@ -402,6 +418,12 @@ class ChatApp(App[None]):
         self.push_screen(HelpScreen([b for b in self.BINDINGS if isinstance(b, Binding)]))
 
     def action_new_session(self) -> None:
+        if self.agent is None and self._start_error is not None and self._factory is not None:
+            # the agent failed to start (database down, model missing): try again
+            self._start_error = None
+            self.status.set("loading the agent…", "busy")
+            self._build_agent()
+            return
         if self._idle_or_warn() and self._start_session():
             self.notify(f"new session {self.session.session_id}")
 
@@ -470,7 +492,10 @@ class ChatApp(App[None]):
                 from affagent.resources import state_dir
 
                 directory = state_dir() / "exports"
-            md, js = export_session(self.session, directory)
+            assert self.agent is not None
+            md, js = export_session(
+                self.agent.store, self.session.session_id, directory, self.tenant
+            )
             self.last_export = (md, js)
             self.status.set(f"exported {md} and {js.name}")
             self.notify(f"{md}\n{js}", title="exported")

@@ -20,11 +20,13 @@ class SessionStoreLike(Protocol):
 
     def turns(self, session_id: str, tenant: str = "default") -> Sequence[Any]: ...
 
+    def export(self, session_id: str, tenant: str = "default", fmt: str = "json") -> str: ...
+
 
 class ChatAgent(Protocol):
     """The agent as the chat app sees it (see the Agent contract in the design notes)."""
 
-    store: Any
+    store: SessionStoreLike
 
     def new_session(
         self,
