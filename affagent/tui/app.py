@@ -66,7 +66,9 @@ class ChatApp(App[None]):
         Binding("f3", "persona", "Persona", tooltip="New session with another persona"),
         Binding("f4", "dynamics", "Dynamics", tooltip="New session with other dynamics"),
         Binding("f5,ctrl+e", "export", "Export", tooltip="Export transcript + state trace"),
-        Binding("ctrl+n", "new_session", "New", tooltip="Start a new session"),
+        Binding(
+            "ctrl+n", "new_session", "New", tooltip="Start a new session (or retry a failed start)"
+        ),
         Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="Quit"),
     ]
 
@@ -160,7 +162,9 @@ class ChatApp(App[None]):
         try:
             agent = self._factory()
         except Exception as exc:
-            self.call_from_thread(self._agent_failed, f"cannot start the agent: {_describe(exc)}")
+            self.call_from_thread(
+                self._agent_failed, f"cannot start the agent (Ctrl+N retries): {_describe(exc)}"
+            )
             return
         self.call_from_thread(self._agent_ready, agent)
 
@@ -414,6 +418,12 @@ class ChatApp(App[None]):
         self.push_screen(HelpScreen([b for b in self.BINDINGS if isinstance(b, Binding)]))
 
     def action_new_session(self) -> None:
+        if self.agent is None and self._start_error is not None and self._factory is not None:
+            # the agent failed to start (database down, model missing): try again
+            self._start_error = None
+            self.status.set("loading the agent…", "busy")
+            self._build_agent()
+            return
         if self._idle_or_warn() and self._start_session():
             self.notify(f"new session {self.session.session_id}")
 
