@@ -12,6 +12,7 @@ Usage:
     python scripts/bench_injection.py [--backend embedded] [--methods system,prefill,fewshot]
         [--messages 5] [--max-tokens 40] [--estimator default] [--json out.json]
     python scripts/bench_injection.py --backend openai --base-url http://127.0.0.1:8000/v1
+    python scripts/bench_injection.py --local-server   # openai backend, llama.cpp server
 
 The judge: the scoring estimator is never used to choose anything in the prompt.
 """
@@ -120,8 +121,18 @@ def main() -> None:
     ap.add_argument("--estimator", default="default")
     ap.add_argument("--persona", default="calm-counsellor")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--local-server", action="store_true",
+                    help="start llama-cpp-python's OpenAI-compatible server with the embedded "
+                    "model and measure the openai backend against it")
     args = ap.parse_args()
-    res = asyncio.run(run(args))
+    if args.local_server:
+        from affagent.backends.local_server import llama_server
+
+        with llama_server() as srv:
+            args.backend, args.base_url = "openai", srv.base_url
+            res = asyncio.run(run(args))
+    else:
+        res = asyncio.run(run(args))
     if args.json:
         args.json.write_text(json.dumps(res, indent=2, ensure_ascii=False))
     print(json.dumps({k: v for k, v in res.items() if k != "methods"} | {

@@ -426,3 +426,15 @@ async def test_real_strategy_catalogue_enriches_the_prompt() -> None:
     assert r.strategy and r.trace.strategy is not None
     info = agent.strategies[r.strategy]
     assert info.guidance.strip()[:30] in r.trace.prompt_sections["strategy"]
+
+
+async def test_failed_first_turn_leaves_no_empty_session() -> None:
+    agent = make(fail="down")
+    with pytest.raises(BackendError) as info:
+        await agent.respond("first words")
+    assert info.value.session_id is None and info.value.user_text == "first words"  # type: ignore[attr-defined]
+    assert agent.store.count_sessions() == 0
+    with pytest.raises(BackendError):
+        async for _ in agent.stream("first words"):
+            pass
+    assert agent.store.count_sessions() == 0

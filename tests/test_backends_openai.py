@@ -305,6 +305,15 @@ def test_config_errors() -> None:
     assert isinstance(v, OpenAIBackend) and v.prefill_mode == "continue"
 
 
+def test_prefill_mode_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AFFAGENT_PREFILL_MODE", "completions")
+    assert OpenAIBackend(base_url="http://h:1").prefill_mode == "completions"
+    assert OpenAIBackend(base_url="http://h:1", prefill_mode="instruct").prefill_mode == "instruct"
+    monkeypatch.setenv("AFFAGENT_PREFILL_MODE", "nonsense")
+    with pytest.raises(ConfigError, match="nonsense"):
+        OpenAIBackend(base_url="http://h:1")
+
+
 def completion_sse(*texts: str) -> httpx.Response:
     lines = "".join("data: " + json.dumps({"choices": [{"index": 0, "text": t}]}) + "\n\n"
                     for t in texts)

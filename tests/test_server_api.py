@@ -101,6 +101,15 @@ async def test_streaming_sse(env: Env) -> None:
     assert last["choices"][0]["finish_reason"] == "stop" and last["usage"]["total_tokens"] > 0
     sid = last["affagent"]["session_id"]
     assert r.headers["x-session-id"] == sid
+    assert set(last["affagent"]) == {
+        "session_id",
+        "turn",
+        "state",
+        "mood",
+        "strategy",
+        "user_estimate",
+        "safety",
+    }
     stored = env.agent.store.turns(sid, "tenant-a")
     assert len(stored) == 1 and stored[0].reply == text
 

@@ -5,7 +5,9 @@ that is not a 5xx and that matches the documented status codes and response sche
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
 from tests.server_helpers import make_app  # noqa: E402
 
 _DIR = Path(tempfile.mkdtemp(prefix="affagent-schemathesis-"))
+atexit.register(shutil.rmtree, _DIR, ignore_errors=True)
 APP, AGENT = make_app(f"sqlite:///{_DIR / 'fuzz.db'}")
 _, KEY = APP.state.service.keys.create("fuzz")
 AUTH = {"Authorization": f"Bearer {KEY}"}

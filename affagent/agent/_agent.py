@@ -231,7 +231,7 @@ class Agent:
             kw: dict[str, Any] = dict(c.backend_options)
             if c.backend == "embedded":
                 kw.setdefault("model_path", c.model_path)
-            elif c.backend == "openai":
+            elif c.backend in ("openai", "vllm"):
                 kw.update(base_url=c.base_url, model=c.model, api_key=c.api_key)
             self._backend = load_backend(c.backend, **kw)
             self.components["backend"] = getattr(self._backend, "name", c.backend)
@@ -506,11 +506,28 @@ class Agent:
             session_id = await asyncio.to_thread(self.new_session, tenant=tenant)
         return clean, session_id
 
-    @staticmethod
-    def _tag(exc: AffagentError, text: str, session_id: str | None) -> AffagentError:
-        exc.user_text = text  # type: ignore[attr-defined]
-        exc.session_id = session_id  # type: ignore[attr-defined]
-        return exc
+    async def _failed(
+        self,
+        exc: AffagentError | None,
+        text: str,
+        session_id: str | None,
+        tenant: str,
+        created: bool,
+    ) -> None:
+        """A turn failed: a session this call created (still empty) is removed again, so a
+        failed first turn leaves nothing behind; the error carries the text and session id
+        (None then) so the caller can retry."""
+        if created and session_id is not None:
+            try:
+                rec = await asyncio.to_thread(self.store.get_session, session_id, tenant)
+                if rec.turns == 0:
+                    await asyncio.to_thread(self.store.delete_session, session_id, tenant)
+                    session_id = None
+            except Exception as cleanup:  # never mask the real error
+                log.debug("could not remove the empty session %s: %s", session_id, cleanup)
+        if exc is not None:
+            exc.user_text = text  # type: ignore[attr-defined]
+            exc.session_id = session_id  # type: ignore[attr-defined]
 
     def _backend_error(self, exc: BaseException) -> BackendError:
         if isinstance(exc, BackendError):
@@ -529,6 +546,7 @@ class Agent:
         """Run one turn and return its result (a new session when ``session_id`` is None)."""
         t_start = time.perf_counter()
         clean = text
+        created = session_id is None
         try:
             clean, session_id = await self._begin(text, session_id, tenant)
             async with self._lock(session_id):
@@ -545,7 +563,10 @@ class Agent:
                 result.trace.timings_ms["total"] = _ms(t_start)
                 return result
         except AffagentError as exc:
-            self._tag(exc, clean, session_id)
+            await self._failed(exc, clean, session_id, tenant, created)
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            await self._failed(None, clean, session_id, tenant, created)
             raise
 
     async def stream(
@@ -556,6 +577,7 @@ class Agent:
         cancelling the task) stores nothing."""
         t_start = time.perf_counter()
         clean = text
+        created = session_id is None
         try:
             clean, session_id = await self._begin(text, session_id, tenant)
             async with self._lock(session_id):
@@ -584,7 +606,10 @@ class Agent:
                 result.trace.timings_ms["total"] = _ms(t_start)
             yield StreamEvent(kind="done", result=result)
         except AffagentError as exc:
-            self._tag(exc, clean, session_id)
+            await self._failed(exc, clean, session_id, tenant, created)
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            await self._failed(None, clean, session_id, tenant, created)
             raise
 
     # ------------------------------------------------------------------ sync + langchain

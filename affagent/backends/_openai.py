@@ -33,8 +33,13 @@ Behaviour in one place:
     prefill appended to the prompt: an exact continuation on any server with a completions
     endpoint (llama-cpp-python's included), as long as the template matches the model. Used
     for every request in this mode, so prompts are rendered one way.
-  - ``"auto"`` (default): ``GET /models`` once; ``owned_by`` ``vllm`` or ``llamacpp`` →
-    ``continue``, anything else → ``instruct``.
+  - ``"auto"`` (default; env ``AFFAGENT_PREFILL_MODE`` sets another): ``GET /models`` once;
+    ``owned_by`` ``vllm`` or ``llamacpp`` → ``continue``, anything else → ``instruct``.
+
+  Measured (scripts/bench_injection.py through llama-cpp-python's server, SmolLM2-135M, 7
+  injected valences x 5 messages, Pearson r between injected and reply valence): system prompt
+  only r = 0.23; prefill by ``instruct`` r = 0.26 (hardly better); prefill by ``completions``
+  r = 0.42. Use ``completions`` for ChatML models on servers that cannot continue a message.
 
 Example (a running ``vllm serve HuggingFaceTB/SmolLM2-1.7B-Instruct``)::
 
@@ -53,7 +58,7 @@ import os
 import random
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -144,16 +149,16 @@ class OpenAIBackend(StreamingBackend):
         backoff_s: float = 0.5,
         max_backoff_s: float = 8.0,
         extra_body: dict[str, Any] | None = None,
-        prefill_mode: PrefillMode = "auto",
+        prefill_mode: PrefillMode | None = None,
         chat_template: str = "chatml",
         template_stops: Sequence[str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        if prefill_mode not in ("auto", "continue", "instruct", "completions"):
+        mode = prefill_mode or os.environ.get("AFFAGENT_PREFILL_MODE") or "auto"
+        if mode not in ("auto", "continue", "instruct", "completions"):
             raise ConfigError(
-                "prefill_mode must be auto, continue, instruct or completions "
-                f"(got {prefill_mode!r})"
+                f"prefill_mode must be auto, continue, instruct or completions (got {mode!r})"
             )
         if retries < 0:
             raise ConfigError("retries must be ≥ 0")
@@ -170,9 +175,9 @@ class OpenAIBackend(StreamingBackend):
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self.extra_body = dict(extra_body or {})
-        self.prefill_mode: PrefillMode = prefill_mode
+        self.prefill_mode = cast(PrefillMode, mode)
         self._resolved_prefill: _Resolved | None = (
-            None if prefill_mode == "auto" else prefill_mode
+            None if self.prefill_mode == "auto" else self.prefill_mode
         )
         self.chat_template = chat_template
         self.template_stops = (

@@ -19,7 +19,8 @@ sessions_app = typer.Typer(help="List, show and export stored conversations.", n
 
 BACKEND_HELP = (
     "embedded (llama.cpp in process, SmolLM2-135M by default) | openai (any OpenAI-compatible "
-    "server, e.g. vllm serve; needs --base-url and --model) | scripted (deterministic, no model)"
+    "server, e.g. vllm serve; --base-url, default http://127.0.0.1:8000/v1) | vllm (openai with "
+    "true prefill continuation) | scripted (deterministic, no model)"
 )
 
 #: The user's side of `affagent demo`: calm, then upset, then soothed.
@@ -64,8 +65,6 @@ def _agent(
         gen["seed"] = seed
     if gen:
         cfg = cfg.model_copy(update={"generation": cfg.generation.model_copy(update=gen)})
-    if cfg.backend == "openai" and not cfg.base_url:
-        fail("--backend openai needs --base-url (e.g. http://127.0.0.1:8000/v1) and --model")
     return Agent(cfg)
 
 

@@ -70,7 +70,9 @@ INJECTIONS: dict[str, Injection] = {
     m.name: m for m in (SystemInjection(), PrefillInjection(), FewShotInjection(), NoInjection())
 }
 
-#: The default per backend, from scripts/bench_injection.py (see README "Agent").
+#: The default per backend, from scripts/bench_injection.py (Pearson r between injected and
+#: reply valence, SmolLM2-135M in process, 7 valences × 4 neutral messages, 2026-11-27):
+#: none −0.17, system 0.40, prefill 0.57, fewshot 0.53, fewshot+prefill 0.39 → ``prefill``.
 DEFAULT_INJECTION: dict[str, str] = {
     "embedded": "prefill",
     "openai": "system",

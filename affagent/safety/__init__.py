@@ -14,6 +14,8 @@ I'm really sorry you're in this much pain... 988 Suicide & Crisis Lifeline: call
   persona's emotional boundaries (:func:`detect_boundary`, :func:`boundary_reply`);
 - :class:`HybridDetector` — the rules plus a sentence-embedding backstop for paraphrases
   (:func:`load_detector` ``"rules" | "hybrid" | "auto"``);
+- :func:`guarded_respond` / :func:`guarded_stream` — an Agent turn behind the check (what the
+  HTTP service does; the TUI and CLI can use the same two calls);
 - :class:`SafetyWebhook` — an optional, bounded, fire-and-forget notification;
 - :func:`evaluate` — precision/recall on a labelled JSONL file (``affagent eval safety``).
 
@@ -30,6 +32,7 @@ from affagent.safety.guard import PASS, RiskDetector, SafetyCheck, SafetyDecisio
 from affagent.safety.resources import CrisisResource, LocaleResources, ResourceBook, load_resources
 from affagent.safety.responses import crisis_reply
 from affagent.safety.semantic import EmbeddingRiskDetector, HybridDetector, load_detector
+from affagent.safety.turns import check_turn, guarded_respond, guarded_stream, safety_turn
 from affagent.safety.webhook import SafetyWebhook
 
 __all__ = [
@@ -51,11 +54,15 @@ __all__ = [
     "SafetyReport",
     "SafetyWebhook",
     "boundary_reply",
+    "check_turn",
     "crisis_reply",
     "detect_boundary",
     "evaluate",
+    "guarded_respond",
+    "guarded_stream",
     "load_detector",
     "load_items",
     "load_resources",
     "normalise",
+    "safety_turn",
 ]

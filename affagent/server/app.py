@@ -147,6 +147,16 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
+def _first_calls(agent: Agent) -> None:
+    try:
+        agent.estimator.estimate(["warming up"])
+        clf = agent.classifier
+        if clf is not None:
+            clf.classify(["warming up"], causes=False)
+    except Exception as exc:  # a warm-up problem shows again, properly, on the first turn
+        log.warning("warm-up call failed: %s", exc)
+
+
 def _limit_torch_threads(settings: ServerSettings) -> None:
     """Pin torch's CPU threads when this worker will run a model: several workers each
     spinning several threads on shared cores were measured 12x slower per encoding."""
@@ -180,6 +190,9 @@ def create_app(settings: ServerSettings | None = None, *, agent: Agent | None = 
         _limit_torch_threads(settings)
         if settings.warm_up:
             await svc.agent.warm_up()
+            # models that load lazily inside their first call (the sentence encoder) load now,
+            # so the first user does not wait for them
+            await asyncio.to_thread(_first_calls, svc.agent)
             warm = getattr(svc.guard.detector if svc.guard else None, "warm_up", None)
             if callable(warm):
                 await asyncio.to_thread(warm)

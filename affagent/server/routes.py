@@ -72,6 +72,12 @@ ops = APIRouter(tags=["ops"])
             "`data: {chat.completion.chunk}` lines ending with `data: [DONE]`. The "
             "`X-Session-Id` response header names the session.",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "headers": {
+                "X-Session-Id": {
+                    "description": "the session this turn belongs to (new or continued)",
+                    "schema": {"type": "string"},
+                }
+            },
         },
         **_errors(400, 401, 404, 409, 413, 502),
     },

@@ -29,7 +29,7 @@ from affagent.affect.state import AffectState
 from affagent.agent import Agent, StreamEvent, TurnResult, approx_tokens, clean_text
 from affagent.errors import AffagentError, ConfigError
 from affagent.persona import list_personas, load_persona
-from affagent.safety import SafetyDecision, SafetyGuard, SafetyWebhook
+from affagent.safety import SafetyDecision, SafetyGuard, SafetyWebhook, safety_turn
 from affagent.server.errors import ApiError, from_affagent, unauthorized
 from affagent.server.keys import KeyStore
 from affagent.server.metrics import Metrics
@@ -53,7 +53,7 @@ from affagent.server.protocol import (
     completion_id,
 )
 from affagent.server.settings import ServerSettings
-from affagent.types import ChatMessage, TurnTrace
+from affagent.types import ChatMessage
 
 log = logging.getLogger("affagent.server")
 
@@ -295,65 +295,26 @@ class AffagentService:
         return decision
 
     async def _safety_turn(self, turn: ChatTurn, decision: SafetyDecision) -> TurnResult:
-        """Commit a turn whose reply is the safety layer's, not the model's: perception and
-        the state update run as usual, strategy selection and generation do not."""
-        assert decision.reply is not None
-        agent = self.agent
-        await agent.warm_up()
-        assert agent.perceiver is not None
-        t_start = time.perf_counter()
-        rec, _ = await self._call(self.store.load_for_turn, turn.session_id, turn.tenant, 0)
-        persona = load_persona(rec.persona)
-        spec = parse_dynamics(rec.dynamics)
-        perception = await asyncio.to_thread(agent.perceiver.perceive, turn.text)
-        now = agent.clock()
-        after = agent.feeler.feel(rec.state, perception, persona.traits, spec, now)
-        est = perception.estimate
-        trace = TurnTrace(
-            session_id=rec.id,
-            turn=rec.turns + 1,
-            created_at=now,
-            persona=rec.persona,
-            dynamics=str(spec),
-            user_text=turn.text,
-            reply=decision.reply,
-            user_estimate=est,
-            emotions=perception.emotions,
-            state_before=rec.state.to_dict(),
-            state_after=after.to_dict(),
-            strategy=None,
-            safety=decision.trace(),
-            timings_ms={"total": round((time.perf_counter() - t_start) * 1000, 3)},
-        )
-        await self._call(
-            self.store.commit_turn, rec.id, rec.version, trace, after, tenant=turn.tenant
-        )
+        """Commit the safety layer's reply as the turn (see :func:`affagent.safety.safety_turn`)
+        and notify the webhook for a crisis."""
+        try:
+            result: TurnResult = await safety_turn(
+                self.agent, turn.text, turn.session_id, decision, tenant=turn.tenant
+            )
+        except AffagentError as exc:
+            raise from_affagent(exc) from None
         if decision.flagged and self.webhook is not None:
             self.webhook.fire(
                 {
                     "event": "safety.flagged",
                     "tenant": turn.tenant,
-                    "session_id": rec.id,
-                    "turn": trace.turn,
+                    "session_id": result.session_id,
+                    "turn": result.turn,
                     "user_text": turn.text,
                     **decision.trace(),
                 }
             )
-        user_estimate: dict[str, Any] = {
-            "V": est.V,
-            "A": est.A,
-            "D": est.D,
-            "confidence": est.confidence,
-        }
-        return TurnResult(
-            session_id=rec.id,
-            turn=trace.turn,
-            reply=decision.reply,
-            state=after.vad.to_dict(),
-            strategy=None,
-            user_estimate=user_estimate,
-            trace=trace,
-        )
+        return result
 
     def _info(self, result: TurnResult) -> AffectInfo:
         st = AffectState.from_dict(result.trace.state_after)
@@ -471,7 +432,13 @@ class AffagentService:
                 choices=[ChunkChoice(delta=delta, finish_reason=kw.pop("finish", None))],
                 **kw,
             )
-            return b"data: " + c.model_dump_json(exclude_none=True).encode() + b"\n\n"
+            if c.affagent is None:
+                return b"data: " + c.model_dump_json(exclude_none=True).encode() + b"\n\n"
+            # the final chunk: affagent's fields are all present (null included), as in the
+            # non-streamed response
+            obj = c.model_dump(mode="json", exclude_none=True)
+            obj["affagent"] = c.affagent.model_dump(mode="json")
+            return b"data: " + json.dumps(obj, ensure_ascii=False).encode() + b"\n\n"
 
         self.metrics.streams.inc()
         finished = False
