@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,9 +11,10 @@ from pathlib import Path
 import pytest
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
+def run(*args: str, home: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AFFAGENT_HOME": str(home)} if home else None
     return subprocess.run([sys.executable, "-m", "affagent", "eval", *args],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, env=env)
 
 
 @pytest.mark.parametrize("cmd", ["vad", "emotions"])
@@ -40,7 +42,8 @@ def test_eval_commands_on_small_files(tmp_path: Path) -> None:
                   "b,dev,1.4,3.6,2.2,My father died and I can't stop crying.\n"
                   "c,dev,3.0,2.6,3.0,The train leaves at nine.\n"
                   "d,train,3.0,3.0,3.0,ignored by --split dev\n")
-    r = run("vad", "--data", str(eb), "--split", "dev", "--json")
+    home = tmp_path / "home"
+    r = run("vad", "--data", str(eb), "--split", "dev", "--json", home=home)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["n"] == 3 and set(out["pearson"]) == {"V", "A", "D"}
@@ -53,11 +56,11 @@ def test_eval_commands_on_small_files(tmp_path: Path) -> None:
     ed.write_text('{"context": ["I was terrified when the tire burst on the highway"], '
                   '"emotion": "terrified"}\n{"text": "I am so proud of my daughter for '
                   'graduating", "emotion": "proud"}\n')
-    r = run("emotions", "--data", str(ge), "--json")
+    r = run("emotions", "--data", str(ge), "--json", home=home)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["n"] == 2 and 0.0 <= out["macro_f1"] <= 1.0
-    r = run("emotions", "--data", str(ed), "--json")
+    r = run("emotions", "--data", str(ed), "--json", home=home)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["n"] == 2 and out["acc_at_5"] >= out["acc_at_1"] >= 0.5

@@ -3,6 +3,8 @@ bad input, and the shared encoder pass. Loaded once per module (~10-20 s on a bu
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -19,6 +21,15 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def model() -> PerceptionModel:
     return load_model()
+
+
+def test_onnx_and_torch_runtimes_agree(model: PerceptionModel) -> None:
+    texts = ["I am furious with you", "What a lovely surprise!", "ok"]
+    torch_model = load_model(runtime="torch")
+    assert torch_model is not model and torch_model.encoder.runtime == "torch"
+    a = np.stack([e.pooled for e in model.encode(texts)])
+    b = np.stack([e.pooled for e in torch_model.encode(texts)])
+    assert np.abs(a - b).max() < 1e-3
 
 
 def test_protocols_and_valence_order(model: PerceptionModel) -> None:
@@ -121,3 +132,25 @@ def test_decide_falls_back_to_argmax(model: PerceptionModel) -> None:
     p = np.zeros((1, 28), dtype=np.float32)
     p[0, 5] = 0.01
     assert clf.decide(p)[0].nonzero()[0].tolist() == [5]
+
+
+def test_hf_plugin_on_a_local_model(tmp_path: Path) -> None:
+    """Any local HF sequence classifier plugs in: a tiny random BERT with its own labels."""
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from affagent.perception.encoder import default_encoder_dir
+
+    cfg = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1,
+                     num_attention_heads=2, intermediate_size=37,
+                     id2label={0: "calm", 1: "upset", 2: "glad"},
+                     label2id={"calm": 0, "upset": 1, "glad": 2})
+    torch.manual_seed(0)
+    BertForSequenceClassification(cfg).save_pretrained(tmp_path)
+    AutoTokenizer.from_pretrained(str(default_encoder_dir())).save_pretrained(tmp_path)
+    clf = load_classifier("hf", model_path=tmp_path, label_set="mood")
+    assert isinstance(clf, EmotionClassifier)
+    r, empty = clf.classify(["I am not sure how I feel today", " "])
+    assert r.label_set == "mood" and set(r.labels) == {"calm", "upset", "glad"}
+    assert abs(sum(r.labels.values()) - 1) < 1e-4  # single-label model: softmax
+    assert all(w.lower() in "i am not sure how i feel today" for w, _ in r.causes)
+    assert empty.labels == {}

@@ -55,10 +55,11 @@ def register(app: typer.Typer) -> None:
         kw: dict[str, Any] = {"path": lexicon} if estimator == "lexicon" and lexicon else {}
         est = load_estimator(estimator, **kw)
         texts = [it.text for it in items]
-        preds: list[tuple[float, float, float]] = []
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # less padding
+        p = np.zeros((len(texts), 3))
         for i in _chunks(len(texts), batch_size, f"vad[{estimator}]"):
-            preds.extend(e.vad.as_tuple() for e in est.estimate(texts[i : i + batch_size]))
-        p = np.array(preds)
+            idx = order[i : i + batch_size]
+            p[idx] = [e.vad.as_tuple() for e in est.estimate([texts[j] for j in idx])]
         g = np.array([it.vad.as_tuple() for it in items])
         r = {ax: round(pearson(p[:, k], g[:, k]), 4) for k, ax in enumerate("VAD")}
         if as_json:
@@ -147,11 +148,12 @@ def _probabilities(clf: Any, texts: list[str], batch_size: int, name: str) -> tu
 
     if hasattr(clf, "probabilities") and hasattr(clf, "labels"):
         labels = list(clf.labels)
-        rows = [
-            clf.probabilities(texts[i : i + batch_size])
-            for i in _chunks(len(texts), batch_size, f"emotions[{name}]")
-        ]
-        return labels, np.concatenate(rows) if rows else np.zeros((0, len(labels)))
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # less padding
+        out = np.zeros((len(texts), len(labels)), dtype=np.float32)
+        for i in _chunks(len(texts), batch_size, f"emotions[{name}]"):
+            idx = order[i : i + batch_size]
+            out[idx] = clf.probabilities([texts[j] for j in idx])
+        return labels, out
     results = []
     for i in _chunks(len(texts), batch_size, f"emotions[{name}]"):
         results.extend(clf.classify(texts[i : i + batch_size], causes=False))

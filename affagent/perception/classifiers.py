@@ -49,6 +49,7 @@ class EncoderEmotionClassifier:
         weights: str | Path | None = None,
         n_causes: int = 3,
         cause_method: CauseMethod = "pooled",
+        runtime: str | None = None,
     ) -> None:
         if cause_method not in ("pooled", "exact"):
             raise ConfigError(f"cause_method must be 'pooled' or 'exact', not {cause_method!r}")
@@ -59,11 +60,12 @@ class EncoderEmotionClassifier:
         self._weights = weights
         self.n_causes = n_causes
         self.cause_method = cause_method
+        self._runtime = runtime
 
     @property
     def model(self) -> PerceptionModel:
         if self._model is None:
-            self._model = load_model(self._weights)
+            self._model = load_model(self._weights, runtime=self._runtime)
         return self._model
 
     @property

@@ -12,10 +12,22 @@ and :attr:`Encoded.truncated` says so.
 
 The LoRA merge is plain torch (W' = W + (alpha/r)·B·A), so running a fine-tuned model needs no
 ``peft``. Heavy imports happen when the first encoder is built.
+
+Runtimes (``runtime=`` or ``$AFFAGENT_PERCEPTION_RUNTIME``): ``torch`` runs the merged model
+eagerly; ``onnx`` exports it once to ONNX (cached in :func:`cache_dir`, ~90 MB; needs the
+``onnx`` package) and runs it with onnxruntime, about 2x faster per utterance here
+with the same outputs (max difference ~1e-6); ``auto`` (default) is ``onnx`` when onnxruntime
+and onnx are installed and the export works, else ``torch`` (logged).
+Threads (``threads=`` or ``$AFFAGENT_PERCEPTION_THREADS``, default 1): the model is small and
+one utterance a turn is the common case, where one intra-op thread is as fast as two on an idle
+CPU and many times faster on a busy one (OpenMP threads wait on each other at every op). With
+the torch runtime this sets ``torch.set_num_threads`` for the process.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import threading
 import unicodedata
@@ -29,7 +41,19 @@ import numpy as np
 
 from affagent.errors import ConfigError
 
+_log = logging.getLogger(__name__)
+
 DEFAULT_MAX_LENGTH = 256
+
+
+def cache_dir() -> Path:
+    """Where derived files (the exported ONNX encoder) are cached: ``$AFFAGENT_CACHE_DIR``,
+    else ``$XDG_CACHE_HOME/affagent/perception`` (``~/.cache/affagent/perception``)."""
+    env = os.environ.get("AFFAGENT_CACHE_DIR")
+    if env:
+        return Path(env) / "perception"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "affagent" / "perception"
 
 
 def default_encoder_dir() -> Path:
@@ -128,32 +152,45 @@ class Encoder:
         lora_scale: float = 1.0,
         max_length: int = DEFAULT_MAX_LENGTH,
         cache_size: int = 64,
+        runtime: str | None = None,
+        threads: int | None = None,
     ) -> None:
+        runtime = runtime or os.environ.get("AFFAGENT_PERCEPTION_RUNTIME", "auto")
+        if runtime not in ("auto", "torch", "onnx"):
+            raise ConfigError(
+                f"perception runtime must be 'auto', 'torch' or 'onnx', not {runtime!r}")
+        env_threads = os.environ.get("AFFAGENT_PERCEPTION_THREADS")
+        self.threads = int(threads or (env_threads if env_threads else 1))
+        self.runtime = runtime
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoConfig, AutoTokenizer
 
         self.model_dir = Path(model_dir) if model_dir else default_encoder_dir()
         if not (self.model_dir / "config.json").is_file():
             raise ConfigError(f"{self.model_dir}: not a Hugging Face model folder")
         self.max_length = max_length
-        self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
-        model = AutoModel.from_pretrained(str(self.model_dir), dtype=torch.float32)
-        model.eval()
-        if params:
-            state = model.state_dict()
-            lora = {k: v for k, v in params.items() if ".lora_" in k}
-            plain = {k: v for k, v in params.items() if ".lora_" not in k}
-            new = merge_lora(state, lora, lora_scale) if lora else {}
-            for k, v in plain.items():
-                if k not in state:
-                    raise ConfigError(f"perception weights name unknown encoder weight {k}")
-                new[k] = v.to(torch.float32)
-            model.load_state_dict({**state, **new})
-        self.model = model
-        self.hidden_size = int(model.config.hidden_size)
         self._torch = torch
+        self._params = dict(params or {})
+        self._lora_scale = lora_scale
+        self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
+        self.hidden_size = int(AutoConfig.from_pretrained(str(self.model_dir)).hidden_size)
+        self.model: Any = None  # the merged torch model; not built when a cached ONNX serves
+        self._ort: Any = None
+        if runtime in ("onnx", "auto"):
+            try:
+                self._ort = self._onnx_session()
+                self.runtime = "onnx"
+            except Exception as exc:
+                if runtime == "onnx":
+                    raise
+                # auto: any export/runtime failure falls back to torch, which always works
+                _log.warning("perception: onnx runtime unavailable (%s); using torch", exc)
+                self.runtime = "torch"
+        if self.runtime == "torch":
+            self._torch_model()
+            torch.set_num_threads(self.threads)
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, Encoded] = OrderedDict()
         self._cache_size = cache_size
@@ -204,18 +241,98 @@ class Encoder:
             return_tensors="pt",
         )
 
-    def _forward(self, texts: Sequence[str]) -> list[Encoded]:
+    def _torch_model(self) -> Any:
+        """Build (once) the encoder with the LoRA adapter merged and replacements applied."""
+        if self.model is not None:
+            return self.model
         torch = self._torch
+        from transformers import AutoModel
+
+        model = AutoModel.from_pretrained(str(self.model_dir), dtype=torch.float32)
+        model.eval()
+        model.requires_grad_(False)
+        if self._params:
+            state = model.state_dict()
+            lora = {k: v for k, v in self._params.items() if ".lora_" in k}
+            plain = {k: v for k, v in self._params.items() if ".lora_" not in k}
+            new = merge_lora(state, lora, self._lora_scale) if lora else {}
+            for k, v in plain.items():
+                if k not in state:
+                    raise ConfigError(f"perception weights name unknown encoder weight {k}")
+                new[k] = v.to(torch.float32)
+            model.load_state_dict({**state, **new})
+        self.model = model
+        return model
+
+    def _onnx_path(self) -> Path:
+        """Where the exported encoder for these exact weights is cached."""
+        torch = self._torch
+        h = hashlib.sha256(f"{self.model_dir}|{self._lora_scale}".encode())
+        for k in sorted(self._params):
+            h.update(k.encode())
+            h.update(self._params[k].detach().to(torch.float32).numpy().tobytes())
+        return cache_dir() / f"encoder-{h.hexdigest()[:16]}.onnx"
+
+    def _onnx_session(self) -> Any:
+        """Export the merged model to ONNX once (keyed by a hash of the weights) and open an
+        onnxruntime session on it."""
+        import onnxruntime as ort
+
+        path = self._onnx_path()
+        if not path.is_file():
+            self._export_onnx(path)
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = self.threads
+        so.inter_op_num_threads = 1
+        return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+    def _export_onnx(self, path: Path) -> None:
+        try:
+            import onnx  # noqa: F401  (the exporter needs it)
+        except ImportError:
+            raise ConfigError("the onnx runtime needs the onnx package to export the "
+                              "encoder once: pip install onnx") from None
+        import warnings
+
+        from torch import nn
+
+        torch = self._torch
+        bert = self._torch_model()
+
+        class Wrapped(nn.Module):
+            def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+                return bert(input_ids=input_ids, attention_mask=attention_mask,
+                            token_type_ids=token_type_ids).last_hidden_state
+
+        ex = self.tokenizer(["an example"], return_tensors="pt")
+        names = ["input_ids", "attention_mask", "token_type_ids"]
+        axes = {n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(Wrapped(), tuple(ex[n] for n in names), str(tmp), dynamo=False,
+                              input_names=names, output_names=["last_hidden_state"],
+                              dynamic_axes=axes, opset_version=17)
+        tmp.replace(path)  # atomic: concurrent processes never see a partial file
+
+    def _states(self, batch: Any) -> np.ndarray:
+        """(B, T, H) float32 token states for a tokenised batch."""
+        if self._ort is not None:
+            feeds = {k: batch[k].numpy().astype(np.int64) for k in
+                     ("input_ids", "attention_mask", "token_type_ids")}
+            return np.asarray(self._ort.run(None, feeds)[0], dtype=np.float32)
+        with self._torch.inference_mode():
+            return self._torch_model()(**batch).last_hidden_state.float().numpy()
+
+    def _forward(self, texts: Sequence[str]) -> list[Encoded]:
         batch = self._tokenize(texts)
         offsets = batch.pop("offset_mapping").tolist()
-        mask = batch["attention_mask"]
-        with torch.inference_mode():
-            states = self.model(**batch).last_hidden_state
-            m = mask.unsqueeze(-1).to(states.dtype)
-            pooled = (states * m).sum(1) / m.sum(1).clamp(min=1.0)
-        states_np = states.float().numpy()
-        pooled_np = pooled.float().numpy()
-        lengths = mask.sum(1).tolist()
+        mask_np = batch["attention_mask"].numpy().astype(np.float32)
+        states_np = self._states(batch)
+        pooled_np = (states_np * mask_np[..., None]).sum(1) / np.maximum(
+            mask_np.sum(1, keepdims=True), 1.0)
+        lengths = mask_np.sum(1).astype(int).tolist()
         out = []
         for i, text in enumerate(texts):
             n = int(lengths[i])

@@ -33,15 +33,16 @@ class EncoderVADEstimator:
 
     name = "default"
 
-    def __init__(self, model: PerceptionModel | None = None, *, weights: str | Path | None = None
-                 ) -> None:
+    def __init__(self, model: PerceptionModel | None = None, *, weights: str | Path | None = None,
+                 runtime: str | None = None) -> None:
         self._model = model
         self._weights = weights
+        self._runtime = runtime
 
     @property
     def model(self) -> PerceptionModel:
         if self._model is None:
-            self._model = load_model(self._weights)
+            self._model = load_model(self._weights, runtime=self._runtime)
         return self._model
 
     def estimate(self, texts: Sequence[str]) -> list[VADEstimate]:

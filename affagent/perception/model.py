@@ -66,7 +66,8 @@ class PerceptionModel:
     """Encoder + heads. Build with :func:`load_model` (cached per process)."""
 
     def __init__(self, weights_dir: str | Path | None = None, *, encoder_dir: str | Path | None
-                 = None, max_length: int | None = None) -> None:
+                 = None, max_length: int | None = None, runtime: str | None = None,
+                 threads: int | None = None) -> None:
         from safetensors.numpy import load_file
 
         self.weights_dir = Path(weights_dir) if weights_dir else default_weights_dir()
@@ -95,6 +96,8 @@ class PerceptionModel:
             params={k: torch.from_numpy(v.astype(np.float32)) for k, v in enc.items()},
             lora_scale=float(lora.get("alpha", 1.0)) / float(lora.get("rank", 1.0)),
             max_length=int(max_length or self.meta.get("max_length", 256)),
+            runtime=runtime,
+            threads=threads,
         )
 
     def head(self, name: str) -> Head:
@@ -129,19 +132,24 @@ class PerceptionModel:
         return [(w, float(d)) for (w, _), d in zip(enc.words, drops, strict=True)]
 
 
-_MODELS: dict[tuple[str, str, int | None], PerceptionModel] = {}
+_MODELS: dict[tuple[str, str, int | None, str, str], PerceptionModel] = {}
 _MODELS_LOCK = threading.Lock()
 
 
 def load_model(weights: str | Path | None = None, *, encoder_dir: str | Path | None = None,
-               max_length: int | None = None) -> PerceptionModel:
+               max_length: int | None = None, runtime: str | None = None,
+               threads: int | None = None) -> PerceptionModel:
     """The process-wide model for these weights (built on first use). The estimator and the
-    classifier share it, and so share one encoder pass per text."""
+    classifier share it, and so share one encoder pass per text. ``runtime``/``threads``
+    default to ``$AFFAGENT_PERCEPTION_RUNTIME``/``$AFFAGENT_PERCEPTION_THREADS``."""
     wd = str(Path(weights) if weights else default_weights_dir())
-    key = (wd, str(encoder_dir or ""), max_length)
+    runtime = runtime or os.environ.get("AFFAGENT_PERCEPTION_RUNTIME", "auto")
+    key = (wd, str(encoder_dir or ""), max_length, runtime,
+           str(threads or os.environ.get("AFFAGENT_PERCEPTION_THREADS", "")))
     with _MODELS_LOCK:
         if key not in _MODELS:
-            _MODELS[key] = PerceptionModel(wd, encoder_dir=encoder_dir, max_length=max_length)
+            _MODELS[key] = PerceptionModel(wd, encoder_dir=encoder_dir, max_length=max_length,
+                                           runtime=runtime, threads=threads)
         return _MODELS[key]
 
 

@@ -1,0 +1,161 @@
+#!/usr/bin/env python
+"""Benchmark perception on this CPU: load time, and per-utterance latency (p50/p95) of the VAD
+estimator and the emotion classifier, single and batched, each as a ratio to one bare encoder
+forward pass (tokenise + transformer + mean pool, no heads) measured in the same run.
+
+"single" times one utterance at a time with the encoder cache cleared first (a cold text);
+"est+clf" is what the agent does per user turn: estimate, then classify the same text with
+cause words (the classifier reuses the estimator's encoder pass). "batched" is the time of
+one call on ``--batch`` utterances divided by their number.
+
+    nice -n 10 .venv/bin/python scripts/bench_perception.py    # torch and onnx, ED texts if found
+    .venv/bin/python scripts/bench_perception.py --runtime torch --threads 2 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+FALLBACK = [
+    "I finally got the job I wanted and I can't stop smiling!",
+    "My dog died last week and the house feels so empty without him.",
+    "I'm so nervous about my exam tomorrow, I haven't slept at all.",
+    "Thanks for listening to me, it really helps.",
+    "My roommate keeps eating my food and never says sorry. It drives me crazy.",
+    "I don't know what to do anymore, everything feels pointless.",
+    "We are going to the beach this weekend with the kids.",
+    "My boss yelled at me in front of everyone today and I felt so small.",
+]
+
+
+def texts_for_bench(n: int) -> list[str]:
+    """First-turn EmpatheticDialogues texts (typical support-seeking messages) if the shared
+    data is found, else a built-in set."""
+    root = Path(os.environ.get("AFFAGENT_SHARED_DATA",
+                               Path(__file__).resolve().parents[2] / "shared" / "data"))
+    p = root / "empatheticdialogues" / "ed_dev_first_turn.jsonl"
+    if p.is_file():
+        rows = [json.loads(line)["text"] for line in p.read_text().splitlines()[:n]]
+        return rows
+    return (FALLBACK * (n // len(FALLBACK) + 1))[:n]
+
+
+def timed(fn: Callable[[], object], reps: int, before: Callable[[], None] | None = None
+          ) -> list[float]:
+    out = []
+    for _ in range(reps):
+        if before:
+            before()
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def pct(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def bench(runtime: str, texts: list[str], n: int, bsz: int) -> dict:
+    from affagent.perception.classifiers import EncoderEmotionClassifier
+    from affagent.perception.estimators import EncoderVADEstimator
+
+    t0 = time.perf_counter()
+    est = EncoderVADEstimator(runtime=runtime)
+    est.estimate(["warm up"])
+    load_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    clf = EncoderEmotionClassifier("goemotions", runtime=runtime)
+    clf.classify(["warm up"])
+    clf_load_s = time.perf_counter() - t1
+    enc = est.model.encoder
+    for t in texts[:5]:  # warm-up
+        enc._forward([t])
+    res: dict[str, dict[str, float]] = {}
+
+    def record(name: str, ms: list[float], per: int = 1) -> None:
+        ms = [m / per for m in ms]
+        res[name] = {"p50_ms": round(pct(ms, 0.5), 2), "p95_ms": round(pct(ms, 0.95), 2)}
+
+    cur = {"i": 0, "t": texts[0]}
+
+    def pick() -> None:
+        cur["i"] += 1
+        cur["t"] = texts[cur["i"] % n]
+        enc.clear_cache()
+
+    record("bare_encoder_forward", timed(lambda: enc._forward([cur["t"]]), n, pick))
+    record("estimator_single", timed(lambda: est.estimate([cur["t"]]), n, pick))
+    record("classifier_single", timed(lambda: clf.classify([cur["t"]]), n, pick))
+
+    def both() -> None:
+        est.estimate([cur["t"]])
+        clf.classify([cur["t"]])
+
+    record("estimator+classifier_single", timed(both, n, pick))
+    batch = texts[:bsz]
+    reps = max(5, n // bsz)
+    enc._forward(batch)  # warm-up at this shape
+    record("bare_encoder_batched", timed(lambda: enc._forward(batch), reps, enc.clear_cache), bsz)
+    record("estimator_batched", timed(lambda: est.estimate(batch), reps, enc.clear_cache), bsz)
+    record("classifier_batched", timed(lambda: clf.classify(batch), reps, enc.clear_cache), bsz)
+    bare = res["bare_encoder_forward"]["p50_ms"]
+    bare_b = res["bare_encoder_batched"]["p50_ms"]
+    for k, v in res.items():
+        v["ratio_to_bare_p50"] = round(v["p50_ms"] / (bare_b if "batched" in k else bare), 2)
+    enc.clear_cache()
+    vad = [e.vad.as_tuple() for e in est.estimate(texts[:n])]
+    probs = clf.probabilities(texts[:n]).tolist()
+    return {"runtime": runtime, "threads": enc.threads, "load_s": round(load_s, 2),
+            "classifier_extra_load_s": round(clf_load_s, 2), "latency": res,
+            "_outputs": (vad, probs)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=100, help="utterances for single-text timings")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--runtime", choices=["torch", "onnx", "both"], default="both")
+    ap.add_argument("--threads", type=int, help="intra-op threads (default 1)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    if args.threads:
+        os.environ["AFFAGENT_PERCEPTION_THREADS"] = str(args.threads)
+    texts = texts_for_bench(max(args.n, args.batch))
+    runs = [bench(r, texts, args.n, args.batch)
+            for r in (["torch", "onnx"] if args.runtime == "both" else [args.runtime])]
+    words = statistics.mean(len(t.split()) for t in texts[: args.n])
+    out: dict = {"n": args.n, "batch": args.batch, "mean_words": round(words, 1),
+                 "runs": [{k: v for k, v in r.items() if k != "_outputs"} for r in runs]}
+    if len(runs) == 2:
+        import numpy as np
+
+        (v0, p0), (v1, p1) = runs[0]["_outputs"], runs[1]["_outputs"]
+        out["max_abs_diff"] = {"vad": float(np.abs(np.array(v0) - np.array(v1)).max()),
+                               "goemotions_probs": float(np.abs(np.array(p0) - np.array(p1)).max())}
+    if not args.json:
+        for r in out["runs"]:
+            print(f"runtime {r['runtime']} ({r['threads']} thread(s)): load {r['load_s']:.1f} s "
+                  f"(estimator, incl. imports/export), +{r['classifier_extra_load_s']:.2f} s "
+                  f"classifier; {args.n} utterances, mean {words:.0f} words")
+            print(f"  {'':30s}{'p50 ms':>9s}{'p95 ms':>9s}{'× bare':>8s}")
+            for k, v in r["latency"].items():
+                print(f"  {k:30s}{v['p50_ms']:9.2f}{v['p95_ms']:9.2f}"
+                      f"{v['ratio_to_bare_p50']:8.2f}")
+        if "max_abs_diff" in out:
+            print(f"torch vs onnx, max |difference|: {out['max_abs_diff']}")
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
