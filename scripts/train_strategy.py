@@ -6,13 +6,15 @@
 
 Steps: every utterance of both files is encoded once with frozen all-MiniLM-L6-v2 (cached in
 ``--cache-dir`` so reruns are instant); each supporter turn after the first becomes one example
-(:mod:`affagent.strategy.features`); candidate heads (multinomial logistic regression over a C
-grid, small MLPs) are fitted on train only; the bias-control offsets are fitted *without
-labels* by matching the head's predicted shares on valid inputs to the training prior
-(:func:`affagent.strategy.calibration.match_marginals`); the candidate with the best valid Q
-among those with B ≤ ``--max-bias`` is written to ``--out`` with its figures and the
-ablation (no control / prior^τ / matched) in its ``meta``. Valid labels are used only to choose
-among candidates. Prints one JSON summary on the last line.
+(:mod:`affagent.strategy.features`); candidate heads are fitted on train only: ``--models``
+lists ``lr:PCA:C`` (multinomial logistic regression) or ``mlp:PCA:HIDDEN:WD:EPOCHS``, each
+over the text blocks reduced to PCA components (0 = none) plus the structured features. The
+bias-control offsets are fitted *without labels* by matching the head's predicted shares on
+valid inputs to the training prior (:func:`affagent.strategy.calibration.match_marginals`).
+The candidate with the best valid Q among those with B <= ``--max-bias`` is written to
+``--out`` with its figures and the ablation (no control / prior^tau / matched) in its
+``meta``. Valid labels are used only to choose among candidates. Prints one JSON summary
+on the last line.
 """
 
 from __future__ import annotations
@@ -87,11 +89,51 @@ def design(path: Path, emb: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarr
     return x, y
 
 
-def standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
-    scale[scale < 1e-6] = 1.0
-    return mean.astype(np.float32), scale.astype(np.float32)
+def input_map(x: np.ndarray, dim: int, pca: int) -> tuple[np.ndarray, np.ndarray]:
+    """A linear map ``z = x @ M + v`` to standardised model inputs, fitted on train.
+
+    With ``pca > 0`` each of the three text blocks is first projected on its top ``pca``
+    principal components (the frozen embeddings carry little strategy signal per dimension,
+    and a linear head over all 1,152 dimensions overfits); the structured features pass
+    through. Because the map is linear it folds into the head's first layer, so the shipped
+    head still reads the raw feature vector.
+    """
+    n_in = x.shape[1]
+    cols: list[np.ndarray] = []
+    offs: list[np.ndarray] = []
+    for b in range(3):
+        blk = slice(b * dim, (b + 1) * dim)
+        if pca > 0:
+            from sklearn.decomposition import PCA
+
+            p = PCA(pca, random_state=0).fit(x[:, blk])
+            m = np.zeros((n_in, pca))
+            m[blk] = p.components_.T
+            cols.append(m)
+            offs.append(-p.mean_ @ p.components_.T)
+        else:
+            m = np.zeros((n_in, dim))
+            m[blk] = np.eye(dim)
+            cols.append(m)
+            offs.append(np.zeros(dim))
+    n_struct = n_in - 3 * dim
+    m = np.zeros((n_in, n_struct))
+    m[3 * dim :] = np.eye(n_struct)
+    cols.append(m)
+    offs.append(np.zeros(n_struct))
+    big_m, v = np.hstack(cols), np.concatenate(offs)
+    z = x @ big_m + v
+    mu, sd = z.mean(axis=0), z.std(axis=0)
+    sd[sd < 1e-6] = 1.0
+    return big_m / sd, (v - mu) / sd
+
+
+def fold(
+    m: np.ndarray, v: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Fold ``z = x @ M + v`` into the first layer."""
+    w0, b0 = layers[0]
+    return [((m @ w0).astype(np.float32), (v @ w0 + b0).astype(np.float32)), *layers[1:]]
 
 
 def fit_lr(
@@ -99,8 +141,8 @@ def fit_lr(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     from sklearn.linear_model import LogisticRegression
 
-    m = LogisticRegression(C=c, max_iter=500, random_state=seed).fit(x, y)
-    return [(m.coef_.T.astype(np.float32), m.intercept_.astype(np.float32))]
+    m = LogisticRegression(C=c, max_iter=1000, random_state=seed).fit(x, y)
+    return [(m.coef_.T.astype(np.float64), m.intercept_.astype(np.float64))]
 
 
 def fit_mlp(
@@ -124,7 +166,7 @@ def fit_mlp(
         torch.nn.Linear(hidden, len(STRATEGY_NAMES)),
     )
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=wd)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    xt, yt = torch.from_numpy(x.astype(np.float32)), torch.from_numpy(y)
     g = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
         net.train()
@@ -136,7 +178,7 @@ def fit_mlp(
     net.eval()
     l1, l2 = net[1], net[4]
     return [
-        (l1.weight.detach().numpy().T.copy(), l1.bias.detach().numpy().copy()),
+        (l1.weight.detach().double().numpy().T.copy(), l1.bias.detach().double().numpy().copy()),
         (l2.weight.detach().numpy().T.copy(), l2.bias.detach().numpy().copy()),
     ]
 
@@ -148,7 +190,7 @@ def figures(y: np.ndarray, lp: np.ndarray, offsets: np.ndarray) -> dict[str, obj
 
 
 def main() -> None:
-    data = ROOT.parent / "shared" / "data" / "esconv"
+    data = Path(os.environ.get("AFFAGENT_SHARED_DATA", ROOT.parent / "shared" / "data")) / "esconv"
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--train", type=Path, default=data / "train.jsonl")
     ap.add_argument("--valid", type=Path, default=data / "valid.jsonl")
@@ -156,7 +198,7 @@ def main() -> None:
         "--out", type=Path, default=ROOT / "affagent" / "_weights" / "strategy_head.npz"
     )
     ap.add_argument("--cache-dir", type=Path, default=Path("/tmp/affagent-strategy"))
-    ap.add_argument("--models", default="lr:0.01,lr:0.03,lr:0.1,mlp:256:0.05:8,mlp:256:0.05:15")
+    ap.add_argument("--models", default="lr:16:0.1,mlp:16:64:0.05:20,mlp:16:128:0.05:10")
     ap.add_argument("--max-bias", type=float, default=0.25)
     ap.add_argument("--seed", type=int, default=13)
     args = ap.parse_args()
@@ -165,13 +207,12 @@ def main() -> None:
     xtr, ytr = design(args.train, emb)
     xva, yva = design(args.valid, emb)
     log(f"train {xtr.shape}, valid {xva.shape}")
-    mean, scale = standardiser(xtr)
-    ztr = (xtr - mean) / scale
+    dim = len(next(iter(emb.values())))
     prior = np.bincount(ytr, minlength=len(NAMES)) / len(ytr)
     meta_base = {
         "names": list(STRATEGY_NAMES),
         "encoder": "all-MiniLM-L6-v2",
-        "dim": len(next(iter(emb.values()))),
+        "dim": dim,
         "window_turns": WINDOW_TURNS,
         "n_structured": N_STRUCTURED,
         "uses_vad": False,
@@ -181,17 +222,23 @@ def main() -> None:
         "licence": "derived from ESConv (CC BY-NC 4.0): non-commercial use",
     }
     results = []
+    maps: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
     for spec in args.models.split(","):
-        kind, *p = spec.split(":")
+        kind, pca, *p = spec.split(":")
         t0 = time.time()
+        if (int(pca), dim) not in maps:
+            maps[(int(pca), dim)] = input_map(xtr, dim, int(pca))
+        m, v = maps[(int(pca), dim)]
+        ztr = xtr @ m + v
         if kind == "lr":
             layers = fit_lr(ztr, ytr, float(p[0]), args.seed)
         elif kind == "mlp":
             layers = fit_mlp(ztr, ytr, int(p[0]), float(p[1]), int(p[2]), args.seed)
         else:
             raise SystemExit(f"unknown model spec {spec!r}")
-        # layers act on standardised inputs; the head standardises itself
-        head = StrategyHead(layers, mean, scale, np.zeros(len(NAMES)), dict(meta_base))
+        layers = fold(m, v, layers)
+        zeros, ones = np.zeros(xtr.shape[1]), np.ones(xtr.shape[1])
+        head = StrategyHead(layers, zeros, ones, np.zeros(len(NAMES)), dict(meta_base))
         lp = head.log_probs(xva)
         ablation: dict[str, dict[str, object]] = {"none": figures(yva, lp, np.zeros(len(NAMES)))}
         for tau in (0.5, 1.0):
@@ -221,7 +268,7 @@ def main() -> None:
             "fp16": True,
         }
     )
-    head = StrategyHead(layers, mean, scale, matched, meta)
+    head = StrategyHead(layers, zeros, ones, matched, meta)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     head.save(args.out)
     log(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB), model {spec}")

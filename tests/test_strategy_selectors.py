@@ -208,3 +208,34 @@ def test_llm_selector_prompts_parses_and_constrains() -> None:
 async def test_llm_select_works_inside_a_running_loop() -> None:
     sel = LLMSelector(FakeBackend(["Information"]))
     assert sel.select(StrategyContext(dialogue=_dialogue())).strategy == "Information"
+
+
+def test_shipped_head_metadata_is_honest() -> None:
+    head = load_head(_shipped())
+    meta = head.meta
+    assert meta["names"] == list(STRATEGY_NAMES) and meta["dim"] == 384
+    assert "CC BY-NC 4.0" in meta["licence"]
+    matched, none = meta["valid"]["matched"], meta["valid"]["none"]
+    # bias control must pay for itself: lower B and higher Q than the raw head
+    assert matched["B"] < none["B"] and matched["Q"] > none["Q"]
+
+
+def _shipped() -> Path:
+    from affagent.strategy.learned import DEFAULT_WEIGHTS
+
+    assert DEFAULT_WEIGHTS.exists(), "ship affagent/_weights/strategy_head.npz"
+    return DEFAULT_WEIGHTS
+
+
+@pytest.mark.slow
+def test_real_learned_selector_beats_baselines_on_valid_subset(shared_data: Path) -> None:
+    """The shipped head with the real MiniLM encoder on the first 300 valid turns."""
+    from affagent.strategy.evaluation import evaluate_selector
+
+    dialogues = load_esconv(shared_data / "esconv/valid.jsonl")
+    learned, _, _ = evaluate_selector(load_selector("learned"), dialogues, limit=300)
+    prior, _, _ = evaluate_selector(load_selector("prior"), dialogues, limit=300)
+    assert learned.accuracy > prior.accuracy and learned.Q > prior.Q + 10
+    assert learned.B < 0.5
+    choice = load_selector("learned").select(StrategyContext(dialogue=_dialogue()))
+    assert choice.strategy in STRATEGY_NAMES and choice.reason

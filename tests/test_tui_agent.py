@@ -173,3 +173,23 @@ async def test_chat_on_the_embedded_model(tmp_path: Path) -> None:
         assert turn.reply == reply.text
         assert agent_v(app) != v0
     await agent.aclose()
+
+
+async def test_crisis_message_gets_the_safety_reply(tmp_path: Path) -> None:
+    from affagent.safety import SafetyGuard
+
+    agent = make_agent(tmp_path / "s.db")
+    app = ChatApp(agent, session_id="safe", guard=SafetyGuard(), locale="en-GB")
+    async with app.run_test(size=SIZE) as pilot:
+        await say(pilot, "I don't want to live anymore")
+        (reply,) = app.conversation.messages("agent")
+        assert "116 123" in reply.text  # Samaritans, the en-GB line
+        assert reply.has_class("-safety")
+        (turn,) = agent.store.turns("safe")
+        assert turn.trace.safety is not None and turn.trace.safety["action"] == "crisis"
+        assert turn.reply == reply.text
+        assert "safety reply · crisis" in str(app.query_one("#strategy", InfoBox).render())
+        await say(pilot, "thanks, I feel a bit calmer now")  # ordinary turns go to the model
+        assert not app.conversation.messages("agent")[-1].has_class("-safety")
+        assert agent.store.turns("safe")[-1].trace.safety is None
+    await agent.aclose()

@@ -87,6 +87,7 @@ def test_chat_builds_the_app_from_the_flags(
     assert app._open_id == "abc"
     assert app.export_dir == tmp_path / "ex"
     assert app.tenant == "team-a"
+    assert app.guard is not None  # safety on by default (--no-safety turns it off)
     assert agent.config.backend == "scripted"
     assert agent.config.database_url == db
     assert agent.config.estimator == "keywords"

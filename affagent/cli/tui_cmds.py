@@ -57,6 +57,12 @@ def chat_cmd(
     selector: str | None = typer.Option(
         None, "--selector", help="Strategy selector: learned | llm | prior | uniform | none."
     ),
+    safety: bool = typer.Option(
+        True, "--safety/--no-safety", help="Check every message for crisis/boundary first."
+    ),
+    locale: str | None = typer.Option(
+        None, "--locale", help="Crisis lines for this locale, e.g. en-GB (default: persona's)."
+    ),
     export_dir: Path | None = typer.Option(
         None, "--export-dir", help="Where F5 writes transcripts (default $AFFAGENT_HOME/exports)."
     ),
@@ -96,9 +102,15 @@ def chat_cmd(
     )
 
     def make_agent() -> Any:
+        """Runs in a thread once the screen is up (imports and store setup take seconds)."""
         from affagent.agent import Agent
 
-        return Agent(config)
+        agent = Agent(config)
+        if safety:
+            from affagent.safety import SafetyGuard
+
+            app.guard = SafetyGuard()  # set before the agent is handed to the app
+        return agent
 
     from affagent.tui import ChatApp
 
@@ -109,6 +121,7 @@ def chat_cmd(
         session_id=session,
         tenant=tenant,
         export_dir=export_dir,
+        locale=locale,
     )
     with _log_to_file():
         app.run()

@@ -45,7 +45,9 @@ class ChatApp(App[None]):
 
     Pass a ready ``agent`` (tests, embedding) or an ``agent_factory`` (the CLI: building the
     agent can take seconds, so it runs in a thread while the screen is already up). The app
-    closes an agent it built itself, and leaves a passed-in one open.
+    closes an agent it built itself, and leaves a passed-in one open. With a ``guard``
+    (:class:`affagent.safety.SafetyGuard`) every message is checked first, as in the HTTP
+    service; ``locale`` picks the crisis lines.
 
     >>> app = ChatApp(agent, persona="calm-counsellor")   # doctest: +SKIP
     >>> app.run()                                         # doctest: +SKIP
@@ -85,6 +87,8 @@ class ChatApp(App[None]):
         session_id: str | None = None,
         tenant: str = "default",
         export_dir: Path | None = None,
+        guard: Any | None = None,
+        locale: str | None = None,
     ) -> None:
         super().__init__()
         if agent is None and agent_factory is None:
@@ -97,6 +101,8 @@ class ChatApp(App[None]):
         self._open_id = session_id
         self.tenant = tenant
         self.export_dir = export_dir
+        self.guard = guard
+        self.locale = locale
         self.session = SessionView()
         self.last_export: tuple[Path, Path] | None = None
         self._start_error: str | None = None
@@ -331,7 +337,7 @@ class ChatApp(App[None]):
     async def _turn(self, text: str, reply: Message) -> None:
         assert self.agent is not None
         sid = self.session.session_id
-        stream = self.agent.stream(text, sid, tenant=self.tenant)
+        stream = self._stream(text, sid)
         try:
             async for event in stream:
                 kind = getattr(event, "kind", None)
@@ -359,10 +365,22 @@ class ChatApp(App[None]):
                     await aclose()
             self.generating = False
 
+    def _stream(self, text: str, sid: str) -> Any:
+        """The agent's stream, behind the safety check when the app has a guard (a crisis or
+        boundary message gets the guard's fixed reply, committed like any turn)."""
+        agent = self.agent
+        assert agent is not None
+        if self.guard is None:
+            return agent.stream(text, sid, tenant=self.tenant)
+        from affagent.safety import guarded_stream
+
+        return guarded_stream(agent, self.guard, text, sid, tenant=self.tenant, locale=self.locale)
+
     def _apply(self, result: Any, reply: Message) -> None:
         trace = as_trace(result)
         reply.finish(getattr(result, "reply", trace.reply))
-        self.session.add(trace)
+        view = self.session.add(trace)
+        reply.set_class(bool(view.safety), "-safety")
         self.panel.show(self.session, self._components())
         self.status.set(self._idle_status())
 

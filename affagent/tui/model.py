@@ -54,6 +54,18 @@ def _velocity_of(state: Any) -> VAD:
     return VAD()
 
 
+def _safety_label(safety: dict[str, Any] | None) -> str | None:
+    """``"crisis: self_harm (high)"`` from ``TurnTrace.safety``; None for a normal turn."""
+    if not safety:
+        return None
+    label = str(safety.get("action", "flagged"))
+    if safety.get("category"):
+        label += f": {safety['category']}"
+    if safety.get("severity"):
+        label += f" ({safety['severity']})"
+    return label
+
+
 @dataclass(frozen=True, slots=True)
 class TurnView:
     """One exchange and what it did to the two affect tracks."""
@@ -68,6 +80,7 @@ class TurnView:
     strategy_p: float | None = None
     emotions: tuple[tuple[str, float], ...] = ()
     causes: tuple[tuple[str, float], ...] = ()
+    safety: str | None = None
     trace: TurnTrace | None = None
 
     @classmethod
@@ -92,6 +105,7 @@ class TurnView:
             strategy_p=p,
             emotions=emotions,
             causes=causes,
+            safety=_safety_label(trace.safety),
             trace=trace,
         )
 

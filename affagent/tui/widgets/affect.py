@@ -115,7 +115,9 @@ class AffectPanel(VerticalScroll):
         feels = f"{session.in_words()}\n{_pct_list(session.feelings(3))}"
         self.query_one("#feels", InfoBox).update(feels)
         last = session.last
-        if off("selector") and (last is None or last.strategy is None):
+        if last is not None and last.safety:
+            strategy = f"safety reply · {last.safety}"
+        elif off("selector") and (last is None or last.strategy is None):
             strategy = "selector off"
         elif last is None or last.strategy is None:
             strategy = "–"

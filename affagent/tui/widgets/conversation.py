@@ -28,6 +28,7 @@ class Message(Static):
     Message.-user { background: $primary 15%; border-left: outer $primary; }
     Message.-agent { background: $success 10%; border-left: outer $success; }
     Message.-note { color: $text-muted; text-style: italic; padding: 0 1; }
+    Message.-safety { border-left: outer $warning; background: $warning 10%; }
     Message.-cancelled, Message.-failed { color: $text-muted; border-left: outer $warning; }
     """
 
