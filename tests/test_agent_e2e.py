@@ -85,7 +85,7 @@ async def test_openai_backend_against_a_real_server_then_it_goes_down(tmp_path: 
                 backend_options={"retries": 0, "timeout": 60},
             )
         )
-        assert agent.injection == "system"
+        assert agent.injection == "fewshot"  # measured best on the openai path
         r = await agent.respond("Hello! I got the job I wanted.")
         assert r.reply.strip() and r.turn == 1
         events = [e async for e in agent.stream("Tell me more.", r.session_id)]

@@ -211,6 +211,7 @@ class Agent:
         self.reflector: Reflector | None = None
         self.strategies: dict[str, Any] = {}
         self._ready = False
+        self._backend_loaded = False
         self._ready_lock = threading.Lock()
         self._portal = Portal()
         self._locks: weakref.WeakValueDictionary[tuple[int, str], asyncio.Lock] = (
@@ -360,7 +361,7 @@ class Agent:
         assert self.perceiver is not None and self.chooser is not None
 
         t0 = time.perf_counter()
-        perception = await asyncio.to_thread(self.perceiver.perceive, text)
+        perception = await self._perceive_while_loading(text)
         timings["perceive"] = _ms(t0)
 
         t0 = time.perf_counter()
@@ -404,6 +405,18 @@ class Agent:
             now=now,
             timings=timings,
         )
+
+    async def _perceive_while_loading(self, text: str) -> Perception:
+        """Perceive; on the first turn, load the backend's model at the same time (a backend
+        with ``aload``, e.g. the embedded one), so a cold start pays for the two in parallel."""
+        assert self.perceiver is not None
+        work = asyncio.to_thread(self.perceiver.perceive, text)
+        aload = getattr(self.backend, "aload", None)
+        if self._backend_loaded or not callable(aload):
+            return await work
+        perception, _ = await asyncio.gather(work, aload())
+        self._backend_loaded = True
+        return perception
 
     async def _count_tokens(self, messages: list[ChatMessage]) -> int:
         """The backend's own count (``count_tokens``, sync or async) when it has one, else

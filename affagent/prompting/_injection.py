@@ -71,11 +71,21 @@ INJECTIONS: dict[str, Injection] = {
 }
 
 #: The default per backend, from scripts/bench_injection.py (Pearson r between injected and
-#: reply valence, SmolLM2-135M in process, 7 valences × 4 neutral messages, 2026-11-27):
-#: none −0.17, system 0.40, prefill 0.57, fewshot 0.53, fewshot+prefill 0.39 → ``prefill``.
+#: reply valence, SmolLM2-135M, 7 valences × 4 neutral messages, n = 28 per method,
+#: 2026-11-27; standard error about 0.15, so close figures are ties):
+#:
+#: - ``embedded`` (llama.cpp in process, true continuation of the prefill): none −0.17,
+#:   system 0.40, **prefill 0.57**, fewshot 0.53, fewshot+prefill 0.39 → ``prefill``;
+#: - ``openai`` against llama-cpp-python's server (prefill in "instruct" mode, since that
+#:   server cannot continue an assistant message): system 0.24, prefill 0.32,
+#:   **fewshot 0.44** → ``fewshot``;
+#: - ``vllm`` continues the prefill like the embedded backend does, so it gets the embedded
+#:   winner (not measured here: no GPU);
+#: - ``scripted`` reads the V= line, so ``system`` is enough.
 DEFAULT_INJECTION: dict[str, str] = {
     "embedded": "prefill",
-    "openai": "system",
+    "openai": "fewshot",
+    "vllm": "prefill",
     "scripted": "system",
 }
 
