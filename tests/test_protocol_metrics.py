@@ -170,8 +170,10 @@ def test_run_metrics_tone_tracking() -> None:
     user = [0.0] * 8 + [-0.7] * 8 + [0.5] * 9
     reply = [0.1 * v for v in s]
     reply[3] = None  # a missing reply estimate is skipped
-    m = run_metrics(Trajectory(PHASES, s, reply=reply, user=user), R)
+    gen = [0.0 if i % 2 else 0.3 for i in range(25)]  # the model's own words: unrelated
+    m = run_metrics(Trajectory(PHASES, s, reply=reply, reply_gen=gen, user=user), R)
     assert m["tone_r"] == pytest.approx(1.0)
+    assert m["tone_r_gen"] is not None and abs(m["tone_r_gen"]) < 0.5
     assert m["hysteresis"] is None  # no target given
 
 

@@ -138,3 +138,12 @@ def test_bad_condition_lists_accepted_forms(bad: str) -> None:
     msg = str(ei.value)
     assert "\n" not in msg
     assert "stateless" in msg and ("second:MU" in msg or "e.g." in msg)
+
+
+def test_continuation_strips_the_prefilled_opener() -> None:
+    from affagent.evals.runner import continuation
+
+    assert continuation("Ugh. That's frustrating. Fine.", "Ugh. That's frustrating.") == "Fine."
+    assert continuation("  I see. Tell me more.", "I see.") == "Tell me more."
+    assert continuation("Something else.", "I see.") == "Something else."
+    assert continuation("Hello.", "") == "Hello."

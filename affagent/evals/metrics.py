@@ -65,6 +65,10 @@ tone_partial_r
     ``(r_sy − r_sx r_yx) / √((1 − r_sx²)(1 − r_yx²))``: the part of the reply's tone explained
     by the state beyond the user's words. Undefined (``None``) when ``|r_sx| > 0.995``, as in
     the stateless condition.
+tone_r_gen / tone_partial_r_gen
+    the same two with ``y_t`` read from the model's own continuation only. When the agent
+    prefills the reply with an opener written in the state's tone, ``tone_r`` partly measures
+    that opener; these measure whether the *model* followed it.
 """
 
 from __future__ import annotations
@@ -108,6 +112,8 @@ METRIC_NAMES = (
     "mean_abs_dv",
     "tone_r",
     "tone_partial_r",
+    "tone_r_gen",
+    "tone_partial_r_gen",
 )
 
 
@@ -129,6 +135,7 @@ class Trajectory:
     target: Sequence[float] | None = None
     labels: Sequence[str] | None = None
     reply: Sequence[float | None] | None = None
+    reply_gen: Sequence[float | None] | None = None
     user: Sequence[float] | None = None
     rest: float = 0.0
 
@@ -317,6 +324,17 @@ def _mean_opt(xs: Sequence[int | None]) -> float | None:
     return sum(vals) / len(vals) if vals else None
 
 
+def _tone(
+    s: Sequence[float], reply: Sequence[float | None], user: Sequence[float] | None
+) -> tuple[float | None, float | None]:
+    idx = [i for i, y in enumerate(reply) if y is not None]
+    xs = [s[i] for i in idx]
+    ys = [float(reply[i]) for i in idx]  # type: ignore[arg-type]
+    r = pearson(xs, ys)
+    pr = partial_pearson(xs, ys, [user[i] for i in idx]) if user is not None else None
+    return r, pr
+
+
 def run_metrics(
     traj: Trajectory, roles: PhaseRoles, params: MetricParams | None = None
 ) -> dict[str, float | None]:
@@ -344,16 +362,15 @@ def run_metrics(
         "mean_abs_dv": mean_abs_dv(s),
         "tone_r": None,
         "tone_partial_r": None,
+        "tone_r_gen": None,
+        "tone_partial_r_gen": None,
     }
-    if traj.reply is not None:
-        pairs = [(si, y, i) for i, (si, y) in enumerate(zip(s, traj.reply, strict=True))
-                 if y is not None]
-        xs = [a for a, _, _ in pairs]
-        ys = [float(y) for _, y, _ in pairs]
-        out["tone_r"] = pearson(xs, ys)
-        if traj.user is not None:
-            zs = [traj.user[i] for _, _, i in pairs]
-            out["tone_partial_r"] = partial_pearson(xs, ys, zs)
+    for key, ys_all in (("", traj.reply), ("_gen", traj.reply_gen)):
+        if ys_all is None:
+            continue
+        r, pr = _tone(s, ys_all, traj.user)
+        out[f"tone_r{key}"] = r
+        out[f"tone_partial_r{key}"] = pr
     return out
 
 

@@ -46,7 +46,7 @@ from affagent.evals.runner import summarise_dir
 __all__ = ["SWEEP_MUS", "momentum_sweep", "write_report"]
 
 #: The momentum values of the sweep.
-SWEEP_MUS = (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97)
+SWEEP_MUS = (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.99)
 
 _ROLE_COLOURS = {"neutral": "#dddddd", "adversarial": "#f4b6b6", "reconciliation": "#b9e4b9"}
 _OTHER_COLOUR = "#cfe0f5"
@@ -62,6 +62,8 @@ _METRIC_LABELS = {
     "mean_abs_dv": "mean |ΔV|",
     "tone_r": "tone r",
     "tone_partial_r": "tone partial r",
+    "tone_r_gen": "tone r (model's own words)",
+    "tone_partial_r_gen": "tone partial r (model's own words)",
 }
 
 

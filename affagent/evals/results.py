@@ -67,6 +67,13 @@ class TurnRow(BaseModel):
     state_before: VADDict
     state: VADDict = Field(description="state after the turn: what the prompt was given")
     reply_vad: VADDict | None = None
+    gen_vad: VADDict | None = Field(
+        None,
+        description="the estimate of the model's own continuation, without the prefilled "
+        "opener the agent wrote in the state's tone (equals reply_vad when nothing was "
+        "prefilled)",
+    )
+    prefill: str = ""
     strategy: str | None = None
     emotion: str | None = Field(None, description="top classifier label of the user's turn")
     ms: float | None = Field(None, description="wall time of the turn in milliseconds")
@@ -160,6 +167,7 @@ class RunData:
             target=self.series("target"),
             labels=top_labels(states),
             reply=[None if r.reply_vad is None else r.reply_vad["V"] for r in self.rows],
+            reply_gen=[None if r.gen_vad is None else r.gen_vad["V"] for r in self.rows],
             user=self.series("user_vad"),
             rest=rest_v,
         )

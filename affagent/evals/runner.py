@@ -166,6 +166,7 @@ def row_from_trace(
     trace: TurnTrace, *, condition: str, seed: int, phase: str, w: TransitionWeights,
     ms: float | None = None,
     attempts: int = 1,
+    gen_vad: dict[str, float] | None = None,
 ) -> TurnRow:
     x = trace.user_estimate.vad
     top = trace.emotions.top(1) if trace.emotions is not None else []
@@ -186,7 +187,32 @@ def row_from_trace(
         emotion=top[0][0] if top else None,
         ms=ms if ms is not None else (sum(trace.timings_ms.values()) or None),
         attempts=attempts,
+        prefill=trace.prompt_sections.get("prefill", ""),
+        gen_vad=gen_vad,
     )
+
+
+def continuation(reply: str, prefill: str) -> str:
+    """The model's own part of a reply that the agent prefilled with ``prefill``."""
+    p = prefill.strip()
+    r = reply.lstrip()
+    return r[len(p):].strip() if p and r.startswith(p) else reply
+
+
+async def _gen_vad(agent: AgentLike, trace: TurnTrace) -> dict[str, float] | None:
+    """The estimate of the model's continuation (the reply without the prefilled opener),
+    read with the agent's own reflector; the reply's estimate when nothing was prefilled."""
+    prefill = trace.prompt_sections.get("prefill", "")
+    if not prefill.strip():
+        return None if trace.reply_estimate is None else _vad(trace.reply_estimate)
+    if getattr(agent, "reflector", None) is None and hasattr(agent, "warm_up"):
+        await agent.warm_up()
+    reflector = getattr(agent, "reflector", None)
+    cont = continuation(trace.reply, prefill)
+    if reflector is None or not cont:
+        return None
+    est = await asyncio.to_thread(reflector.reflect, cont)
+    return None if est is None else _vad(est)
 
 
 def _append(path: Path, row: TurnRow) -> None:
@@ -253,7 +279,8 @@ async def _run_one(
         for r in records[len(rows) : stored]:
             tr: TurnTrace = r.trace
             row = row_from_trace(
-                tr, condition=str(cond), seed=seed, phase=turns[tr.turn - 1].phase, w=w
+                tr, condition=str(cond), seed=seed, phase=turns[tr.turn - 1].phase, w=w,
+                gen_vad=await _gen_vad(agent, tr),
             )
             _append(path, row)
             rows.append(row)
@@ -270,7 +297,7 @@ async def _run_one(
         _append(
             path,
             row_from_trace(trace, condition=str(cond), seed=seed, phase=turns[i].phase, w=w,
-                           ms=ms, attempts=attempts),
+                           ms=ms, attempts=attempts, gen_vad=await _gen_vad(agent, trace)),
         )
         progress(1)
 
