@@ -7,7 +7,8 @@
 Steps: every utterance of both files is encoded once with frozen all-MiniLM-L6-v2 (cached in
 ``--cache-dir`` so reruns are instant); each supporter turn after the first becomes one example
 (:mod:`affagent.strategy.features`); candidate heads are fitted on train only: ``--models``
-lists ``lr:PCA:C`` (multinomial logistic regression) or ``mlp:PCA:HIDDEN:WD:EPOCHS``, each
+lists ``lr:PCA:C`` (multinomial logistic regression) or ``mlp:PCA:HIDDEN:WD:EPOCHS[:SEEDS]``
+(SEEDS > 1: an ensemble, folded into one wider MLP), each
 over the text blocks reduced to PCA components (0 = none) plus the structured features. The
 bias-control offsets are fitted *without labels* by matching the head's predicted shares on
 valid inputs to the training prior (:func:`affagent.strategy.calibration.match_marginals`).
@@ -183,6 +184,21 @@ def fit_mlp(
     ]
 
 
+def ensemble(
+    members: list[list[tuple[np.ndarray, np.ndarray]]],
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Average the logits of one-hidden-layer MLPs, as one wider MLP: hidden units side by
+    side, output weights stacked and divided by the number of members."""
+    if len(members) == 1:
+        return members[0]
+    k = len(members)
+    w0 = np.hstack([m[0][0] for m in members])
+    b0 = np.concatenate([m[0][1] for m in members])
+    w1 = np.vstack([m[1][0] for m in members]) / k
+    b1 = np.mean([m[1][1] for m in members], axis=0)
+    return [(w0, b0), (w1, b1)]
+
+
 def figures(y: np.ndarray, lp: np.ndarray, offsets: np.ndarray) -> dict[str, object]:
     pred = np.argmax(lp + offsets, axis=1)
     r = evaluate(list(NAMES[y]), list(NAMES[pred]))
@@ -198,7 +214,7 @@ def main() -> None:
         "--out", type=Path, default=ROOT / "affagent" / "_weights" / "strategy_head.npz"
     )
     ap.add_argument("--cache-dir", type=Path, default=Path("/tmp/affagent-strategy"))
-    ap.add_argument("--models", default="lr:16:0.1,mlp:16:64:0.05:20,mlp:16:128:0.05:10")
+    ap.add_argument("--models", default="lr:16:0.1,mlp:16:64:0.05:20:5")
     ap.add_argument("--max-bias", type=float, default=0.25)
     ap.add_argument("--seed", type=int, default=13)
     args = ap.parse_args()
@@ -233,7 +249,12 @@ def main() -> None:
         if kind == "lr":
             layers = fit_lr(ztr, ytr, float(p[0]), args.seed)
         elif kind == "mlp":
-            layers = fit_mlp(ztr, ytr, int(p[0]), float(p[1]), int(p[2]), args.seed)
+            seeds = int(p[3]) if len(p) > 3 else 1
+            members = [
+                fit_mlp(ztr, ytr, int(p[0]), float(p[1]), int(p[2]), args.seed + k)
+                for k in range(seeds)
+            ]
+            layers = ensemble(members)
         else:
             raise SystemExit(f"unknown model spec {spec!r}")
         layers = fold(m, v, layers)

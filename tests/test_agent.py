@@ -438,3 +438,32 @@ async def test_failed_first_turn_leaves_no_empty_session() -> None:
         async for _ in agent.stream("first words"):
             pass
     assert agent.store.count_sessions() == 0
+
+
+async def test_embedded_generation_defaults_respect_explicit_settings() -> None:
+    from affagent.types import GenerationParams
+
+    agent = Agent(
+        AgentConfig(
+            backend="embedded", database_url="sqlite://", classifier="none", selector="none"
+        ),
+        backend=FakeBackend(),
+        estimator=FixedEstimator(),
+    )
+    await agent.respond("hi")
+    params = agent.backend.calls[-1][1]  # type: ignore[attr-defined]
+    assert params.stop == ["\n\n"] and params.extra_body == {"repeat_penalty": 1.15}
+    explicit = Agent(
+        AgentConfig(
+            backend="embedded",
+            database_url="sqlite://",
+            classifier="none",
+            selector="none",
+            generation=GenerationParams(stop=[], extra_body={"repetition_penalty": 1.0}),
+        ),
+        backend=FakeBackend(),
+        estimator=FixedEstimator(),
+    )
+    await explicit.respond("hi")
+    params = explicit.backend.calls[-1][1]  # type: ignore[attr-defined]
+    assert params.stop == [] and params.extra_body == {"repetition_penalty": 1.0}

@@ -239,3 +239,19 @@ def test_real_learned_selector_beats_baselines_on_valid_subset(shared_data: Path
     assert learned.B < 0.5
     choice = load_selector("learned").select(StrategyContext(dialogue=_dialogue()))
     assert choice.strategy in STRATEGY_NAMES and choice.reason
+
+
+@pytest.mark.parametrize(
+    "dialogue",
+    [
+        [],
+        [DialogueTurn(speaker="usr", text="")],
+        [DialogueTurn(speaker="sys", text="Hi, I'm here to listen.", strategy=None)],
+        [DialogueTurn(speaker="usr", text="😢 " * 500 + "情绪很低落")],
+    ],
+)
+def test_learned_selector_survives_odd_contexts(tmp_path: Path, dialogue: list) -> None:
+    sel = LearnedSelector(_head(tmp_path), encoder=HashEncoder())
+    choice = sel.select(StrategyContext(dialogue=dialogue))
+    assert choice.strategy in STRATEGY_NAMES
+    assert np.isfinite(list(choice.probabilities.values())).all()

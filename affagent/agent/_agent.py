@@ -40,6 +40,7 @@ from affagent.types import (
     ChatMessage,
     DialogueTurn,
     EmotionClassifier,
+    GenerationParams,
     StrategyChoice,
     StrategyContext,
     StrategySelector,
@@ -51,6 +52,9 @@ if TYPE_CHECKING:
     from langchain_core.runnables import Runnable
 
 log = logging.getLogger("affagent.agent")
+
+#: Generation defaults for the embedded backend, applied unless the config sets them.
+EMBEDDED_DEFAULTS: dict[str, Any] = {"stop": ["\n\n"], "extra_body": {"repeat_penalty": 1.15}}
 
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 
@@ -448,8 +452,20 @@ class Agent:
             agent_state=state.to_dict(),
         )
 
-    def _params(self, turn: _Turn) -> Any:
-        return self.config.generation.model_copy(update={"prefill": turn.prompt.prefill})
+    def _params(self, turn: _Turn) -> GenerationParams:
+        gen = self.config.generation
+        update: dict[str, Any] = {"prefill": turn.prompt.prefill}
+        if self.config.backend == "embedded":
+            # small local models ramble and loop: unless set explicitly, a reply ends at its
+            # first blank line and repetition is penalised (EMBEDDED_DEFAULTS)
+            if "stop" not in gen.model_fields_set:
+                update["stop"] = list(EMBEDDED_DEFAULTS["stop"])
+            extra = dict(gen.extra_body)
+            for k, v in EMBEDDED_DEFAULTS["extra_body"].items():
+                if k not in extra and "repetition_penalty" not in extra:
+                    extra[k] = v
+            update["extra_body"] = extra
+        return gen.model_copy(update=update)
 
     async def _finish(self, turn: _Turn, continuation: str, t_gen: float) -> TurnResult:
         reply = join_reply(turn.prompt.prefill, continuation)

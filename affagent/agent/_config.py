@@ -51,7 +51,11 @@ class AgentConfig(BaseModel):
     )
     generation: GenerationParams = Field(
         default_factory=lambda: GenerationParams(max_tokens=96),
-        description="sampling options; replies default to 96 tokens (a few sentences)",
+        description=(
+            "sampling options; replies default to 96 tokens (a few sentences); on the embedded "
+            "backend a reply also stops at its first blank line and repeat_penalty is 1.15 "
+            "unless stop / extra_body say otherwise"
+        ),
     )
 
     @classmethod
