@@ -126,10 +126,12 @@ class ChatMessage(BaseModel):
 
 
 class GenerationParams(BaseModel):
-    """Sampling options. ``prefill`` starts the assistant's reply with given text (the
-    backend continues it; the returned/streamed reply *includes* the prefill as its first
-    characters, see ``affagent.backends.strip_prefill``); ``extra_body`` passes backend-specific options through (e.g.
-    vLLM's ``top_k``, ``repetition_penalty``, ``structured_outputs``)."""
+    """Sampling options.
+
+    ``prefill`` starts the assistant's reply with given text: the backend continues it, and
+    the returned/streamed reply *includes* the prefill as its first characters (see
+    ``affagent.backends.strip_prefill``). ``extra_body`` passes backend-specific options
+    through (e.g. vLLM's ``top_k``, ``repetition_penalty``, ``structured_outputs``)."""
 
     max_tokens: int = 160
     temperature: float = 0.7

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from affagent.cli._common import print_json
+from affagent.cli._common import fmt_vad, print_json
 
 personas_app = typer.Typer(
     help="List and inspect personas (personas/*.yaml).", no_args_is_help=True
@@ -33,9 +33,8 @@ def list_cmd(json_out: bool = typer.Option(False, "--json", help="Print one JSON
         )
         return
     for p in personas:
-        r = p.traits.resting()
         typer.echo(
-            f"{p.id:<20} {p.name:<26} {p.dynamics:<12} rest V={r.v:+.2f} A={r.a:+.2f} D={r.d:+.2f}"
+            f"{p.id:<20} {p.name:<26} {p.dynamics:<12} rest {fmt_vad(p.traits.resting(), 2)}"
         )
 
 

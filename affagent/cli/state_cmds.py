@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from affagent.affect.vad import VAD
-from affagent.cli._common import fail, print_json
+from affagent.cli._common import fail, fmt_vad, print_json
 
 state_app = typer.Typer(help="Inspect and simulate the affect dynamics.", no_args_is_help=True)
 
@@ -60,17 +60,11 @@ def simulate_cmd(
     if json_out:
         print_json({"trajectory": traj})
         return
-    typer.echo(f"persona {p.id}, dynamics {spec}, rest {_fmt(p.traits.resting(), 3)}")
+    typer.echo(f"persona {p.id}, dynamics {spec}, rest {fmt_vad(p.traits.resting(), 3)}")
     for i, (x, s) in enumerate(zip(xs, states, strict=True), 1):
-        typer.echo(f"{i:>3}  in {_fmt(x, 2)}  ->  {_fmt(s.vad, 3)}  {describe(s.vad, s.velocity)}")
-
-
-def _fmt(x: VAD, digits: int) -> str:
-    """``V=+0.123 A=-0.200 D=+0.000`` (no negative zeros)."""
-    return " ".join(
-        f"{k}={(c if abs(c) >= 0.5 * 10**-digits else 0.0):+.{digits}f}"
-        for k, c in zip("VAD", x, strict=True)
-    )
+        typer.echo(
+            f"{i:>3}  in {fmt_vad(x, 2)}  ->  {fmt_vad(s.vad, 3)}  {describe(s.vad, s.velocity)}"
+        )
 
 
 def register(app: typer.Typer) -> None:
