@@ -11,7 +11,10 @@ window all-MiniLM-L6-v2 was trained with) are truncated: only the first ~200 wor
 and :attr:`Encoded.truncated` says so.
 
 The LoRA merge is plain torch (W' = W + (alpha/r)·B·A), so running a fine-tuned model needs no
-``peft``. Heavy imports happen when the first encoder is built.
+``peft``. Heavy imports happen when the first encoder is built, and only as needed: when the
+ONNX export for these weights is already cached, the encoder tokenises with the light
+``tokenizers`` library and runs onnxruntime, never importing torch or transformers (a cold
+start then costs ~1 s instead of ~10 s); torch is imported to export once or for ``torch``.
 
 Runtimes (``runtime=`` or ``$AFFAGENT_PERCEPTION_RUNTIME``): ``torch`` runs the merged model
 eagerly; ``onnx`` exports it once to ONNX (cached in :func:`cache_dir`, ~90 MB; needs the
@@ -27,6 +30,7 @@ the torch runtime this sets ``torch.set_num_threads`` for the process.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -117,6 +121,13 @@ def group_words(text: str, offsets: Sequence[tuple[int, int]]) -> list[tuple[str
     return out
 
 
+def _f32(v: Any) -> np.ndarray:
+    """A parameter (numpy array or torch tensor) as a float32 numpy array."""
+    if hasattr(v, "detach"):  # torch tensor; torch is already imported by whoever made it
+        v = v.detach().float().cpu().numpy()
+    return np.asarray(v, dtype=np.float32)
+
+
 def merge_lora(
     state: Mapping[str, Any], lora: Mapping[str, Any], scale: float
 ) -> dict[str, Any]:
@@ -131,8 +142,8 @@ def merge_lora(
         key = f"{m}.weight"
         if key not in state:
             raise ConfigError(f"LoRA adapter targets unknown weight {key}")
-        a = lora[f"{m}.lora_A"].to(torch.float32)
-        b = lora[f"{m}.lora_B"].to(torch.float32)
+        a = torch.as_tensor(_f32(lora[f"{m}.lora_A"]))
+        b = torch.as_tensor(_f32(lora[f"{m}.lora_B"]))
         w = state[key].to(torch.float32)
         out[key] = w + scale * (b @ a)
     return out
@@ -141,8 +152,9 @@ def merge_lora(
 class Encoder:
     """Tokenise, run the transformer and mean-pool; thread-safe, with an LRU cache by text.
 
-    ``params`` are tensors that replace or extend the base weights: ``<name>.lora_A/B`` pairs
-    (merged with ``lora_scale``) and full replacements (e.g. fine-tuned LayerNorms)."""
+    ``params`` are tensors (numpy arrays or torch tensors) that replace or extend the base
+    weights: ``<name>.lora_A/B`` pairs (merged with ``lora_scale``) and full replacements
+    (e.g. fine-tuned LayerNorms). No params: the base model as shipped."""
 
     def __init__(
         self,
@@ -164,18 +176,16 @@ class Encoder:
         self.runtime = runtime
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        import torch
-        from transformers import AutoConfig, AutoTokenizer
-
         self.model_dir = Path(model_dir) if model_dir else default_encoder_dir()
         if not (self.model_dir / "config.json").is_file():
             raise ConfigError(f"{self.model_dir}: not a Hugging Face model folder")
         self.max_length = max_length
-        self._torch = torch
+        self._torch: Any = None  # imported only to export or for the torch runtime
         self._params = dict(params or {})
         self._lora_scale = lora_scale
-        self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
-        self.hidden_size = int(AutoConfig.from_pretrained(str(self.model_dir)).hidden_size)
+        self.tokenizer = self._load_tokenizer()
+        config = json.loads((self.model_dir / "config.json").read_text())
+        self.hidden_size = int(config["hidden_size"])
         self.model: Any = None  # the merged torch model; not built when a cached ONNX serves
         self._ort: Any = None
         if runtime in ("onnx", "auto"):
@@ -190,7 +200,7 @@ class Encoder:
                 self.runtime = "torch"
         if self.runtime == "torch":
             self._torch_model()
-            torch.set_num_threads(self.threads)
+            self._import_torch().set_num_threads(self.threads)
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, Encoded] = OrderedDict()
         self._cache_size = cache_size
@@ -231,21 +241,46 @@ class Encoder:
             self._cache.clear()
 
     # -- internals ---------------------------------------------------------------------------
-    def _tokenize(self, texts: Sequence[str]) -> Any:
-        return self.tokenizer(
-            list(texts),
-            padding=True,
-            truncation=True,
-            max_length=self.max_length,
-            return_offsets_mapping=True,
-            return_tensors="pt",
-        )
+    def _load_tokenizer(self) -> Any:
+        """The model's fast tokenizer (``tokenizer.json``) via the ``tokenizers`` library, set
+        up as transformers' ``tokenizer(texts, padding=True, truncation=True, max_length=...)``:
+        truncate to ``max_length``, pad on the right to the longest text of the batch."""
+        from tokenizers import Tokenizer
+
+        path = self.model_dir / "tokenizer.json"
+        if not path.is_file():
+            raise ConfigError(f"{self.model_dir}: no tokenizer.json")
+        tok = Tokenizer.from_file(str(path))
+        tok.no_padding()
+        tok.no_truncation()
+        tok.enable_truncation(max_length=self.max_length)
+        pad_id = tok.token_to_id("[PAD]")
+        tok.enable_padding(pad_id=0 if pad_id is None else pad_id, pad_token="[PAD]")
+        return tok
+
+    def _tokenize(self, texts: Sequence[str]) -> dict[str, Any]:
+        """int64 ``input_ids``/``attention_mask``/``token_type_ids`` (B, T) arrays and the
+        ``offset_mapping`` (B lists of (start, end), special tokens and padding (0, 0))."""
+        encs = self.tokenizer.encode_batch(list(texts))
+        return {
+            "input_ids": np.array([e.ids for e in encs], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encs], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encs], dtype=np.int64),
+            "offset_mapping": [list(e.offsets) for e in encs],
+        }
+
+    def _import_torch(self) -> Any:
+        if self._torch is None:
+            import torch
+
+            self._torch = torch
+        return self._torch
 
     def _torch_model(self) -> Any:
         """Build (once) the encoder with the LoRA adapter merged and replacements applied."""
         if self.model is not None:
             return self.model
-        torch = self._torch
+        torch = self._import_torch()
         from transformers import AutoModel
 
         model = AutoModel.from_pretrained(str(self.model_dir), dtype=torch.float32)
@@ -259,18 +294,17 @@ class Encoder:
             for k, v in plain.items():
                 if k not in state:
                     raise ConfigError(f"perception weights name unknown encoder weight {k}")
-                new[k] = v.to(torch.float32)
+                new[k] = torch.as_tensor(_f32(v))
             model.load_state_dict({**state, **new})
         self.model = model
         return model
 
     def _onnx_path(self) -> Path:
         """Where the exported encoder for these exact weights is cached."""
-        torch = self._torch
         h = hashlib.sha256(f"{self.model_dir}|{self._lora_scale}".encode())
         for k in sorted(self._params):
             h.update(k.encode())
-            h.update(self._params[k].detach().to(torch.float32).numpy().tobytes())
+            h.update(_f32(self._params[k]).tobytes())
         return cache_dir() / f"encoder-{h.hexdigest()[:16]}.onnx"
 
     def _onnx_session(self) -> Any:
@@ -296,7 +330,7 @@ class Encoder:
 
         from torch import nn
 
-        torch = self._torch
+        torch = self._import_torch()
         bert = self._torch_model()
 
         class Wrapped(nn.Module):
@@ -304,7 +338,8 @@ class Encoder:
                 return bert(input_ids=input_ids, attention_mask=attention_mask,
                             token_type_ids=token_type_ids).last_hidden_state
 
-        ex = self.tokenizer(["an example"], return_tensors="pt")
+        ex = {k: torch.from_numpy(v) for k, v in self._tokenize(["an example"]).items()
+              if k != "offset_mapping"}
         names = ["input_ids", "attention_mask", "token_type_ids"]
         axes = {n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]}
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -319,16 +354,17 @@ class Encoder:
     def _states(self, batch: Any) -> np.ndarray:
         """(B, T, H) float32 token states for a tokenised batch."""
         if self._ort is not None:
-            feeds = {k: batch[k].numpy().astype(np.int64) for k in
-                     ("input_ids", "attention_mask", "token_type_ids")}
+            feeds = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
             return np.asarray(self._ort.run(None, feeds)[0], dtype=np.float32)
-        with self._torch.inference_mode():
-            return self._torch_model()(**batch).last_hidden_state.float().numpy()
+        torch = self._import_torch()
+        with torch.inference_mode():
+            feeds = {k: torch.from_numpy(v) for k, v in batch.items()}
+            return self._torch_model()(**feeds).last_hidden_state.float().numpy()
 
     def _forward(self, texts: Sequence[str]) -> list[Encoded]:
         batch = self._tokenize(texts)
-        offsets = batch.pop("offset_mapping").tolist()
-        mask_np = batch["attention_mask"].numpy().astype(np.float32)
+        offsets = batch.pop("offset_mapping")
+        mask_np = batch["attention_mask"].astype(np.float32)
         states_np = self._states(batch)
         pooled_np = (states_np * mask_np[..., None]).sum(1) / np.maximum(
             mask_np.sum(1, keepdims=True), 1.0)

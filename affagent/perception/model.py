@@ -89,11 +89,9 @@ class PerceptionModel:
             )
         enc = {k[len("encoder."):]: v for k, v in tensors.items() if k.startswith("encoder.")}
         lora = self.meta.get("lora") or {}
-        import torch
-
         self.encoder = Encoder(
             encoder_dir,
-            params={k: torch.from_numpy(v.astype(np.float32)) for k, v in enc.items()},
+            params={k: v.astype(np.float32) for k, v in enc.items()},
             lora_scale=float(lora.get("alpha", 1.0)) / float(lora.get("rank", 1.0)),
             max_length=int(max_length or self.meta.get("max_length", 256)),
             runtime=runtime,

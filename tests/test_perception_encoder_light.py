@@ -1,0 +1,81 @@
+"""The light encoder path: ``tokenizers`` + a cached ONNX export must give what transformers'
+tokenizer + the same export gave (ids, offsets, pooled vectors, cause words), and a process
+that finds the export cached must not import torch or transformers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from affagent.perception.encoder import Encoder, default_encoder_dir, group_words
+
+pytestmark = pytest.mark.slow
+
+TEXTS = [
+    "I failed my exam and I don't know what to do...",
+    "What a lovely surprise!",
+    "ok",
+    "",
+    "Je suis tellement triste aujourd'hui 😭 狗死了",
+    "word " * 400,  # truncated
+]
+
+
+@pytest.fixture(scope="module")
+def encoder() -> Encoder:
+    return Encoder(max_length=64, runtime="onnx", cache_size=0)
+
+
+def _reference(enc: Encoder, texts: list[str]) -> tuple[dict[str, np.ndarray], list]:
+    """The previous path: transformers' fast tokenizer (numpy tensors) and its offsets."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(default_encoder_dir()))
+    b = tok(texts, padding=True, truncation=True, max_length=enc.max_length,
+            return_offsets_mapping=True, return_tensors="np")
+    offsets = b.pop("offset_mapping").tolist()
+    return {k: np.asarray(v, dtype=np.int64) for k, v in b.items()}, offsets
+
+
+def test_tokenization_matches_transformers(encoder: Encoder) -> None:
+    ref, ref_offsets = _reference(encoder, TEXTS)
+    got = encoder._tokenize(TEXTS)
+    for k in ("input_ids", "attention_mask", "token_type_ids"):
+        assert got[k].shape == ref[k].shape and (got[k] == ref[k]).all(), k
+    assert [[tuple(o) for o in row] for row in got["offset_mapping"]] == \
+        [[tuple(o) for o in row] for row in ref_offsets]
+    assert got["input_ids"].shape[1] == encoder.max_length  # the long text was truncated
+
+
+def test_pooled_and_words_match_previous_path(encoder: Encoder) -> None:
+    ref, ref_offsets = _reference(encoder, TEXTS)
+    states = np.asarray(encoder._ort.run(None, ref)[0], dtype=np.float32)
+    mask = ref["attention_mask"].astype(np.float32)
+    pooled = (states * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1.0)
+    got = encoder.encode(TEXTS)
+    for i, (text, e) in enumerate(zip(TEXTS, got, strict=True)):
+        n = int(mask[i].sum())
+        assert np.abs(e.pooled - pooled[i]).max() < 1e-5
+        words = group_words(text, [tuple(o) for o in ref_offsets[i][:n]])
+        assert e.words == tuple((w, tuple(idx)) for w, idx in words)
+    assert got[-1].truncated and not got[0].truncated
+
+
+def test_cached_export_needs_no_torch(encoder: Encoder) -> None:
+    code = (
+        "import sys\n"
+        "from affagent.perception.encoder import Encoder\n"
+        "e = Encoder(max_length=64, runtime='auto')\n"
+        "assert e.runtime == 'onnx', e.runtime\n"
+        "v = e.encode(['I failed my exam'])[0].pooled\n"
+        "heavy = [m for m in ('torch', 'transformers') if m in sys.modules]\n"
+        "print(heavy, float(v[0]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True).stdout.split()
+    assert out[0] == "[]", out
+    ref = encoder.encode(["I failed my exam"])[0].pooled[0]
+    assert abs(float(out[1]) - float(ref)) < 1e-5
