@@ -21,6 +21,8 @@ if ! run_pg "$pgbin/pg_ctl -D $PGDATA status" >/dev/null 2>&1; then
     [ "$(id -u)" = 0 ] && chown postgres "$PGDATA"
     run_pg "$pgbin/initdb -D $PGDATA -U postgres -A trust" >/dev/null
   fi
+  # a server killed without shutdown (the end of a previous session) leaves its lock file
+  rm -f "$PGDATA/postmaster.pid"
   run_pg "$pgbin/pg_ctl -D $PGDATA -l $PGDATA/log -w -o '-p $PGPORT -k /tmp -h 127.0.0.1' start" >/dev/null
 fi
 run_pg "$pgbin/psql -h 127.0.0.1 -p $PGPORT -U postgres -tc \"SELECT 1 FROM pg_database WHERE datname='affagent_test'\"" | grep -q 1 \
