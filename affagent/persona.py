@@ -20,9 +20,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from affagent._yaml import read_yaml_mapping
 from affagent.affect.dynamics import DynamicsSpec, parse_dynamics
 from affagent.affect.personality import Personality
 from affagent.errors import ConfigError
@@ -71,14 +71,7 @@ def _format_validation(path: Path, err: ValidationError) -> str:
 def load_persona_file(path: str | Path) -> Persona:
     """Load and validate one persona file; errors name the file, the field and the range."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read persona file ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})".replace("\n", " ")) from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a persona file must be a YAML mapping")
+    raw = read_yaml_mapping(path, "persona")
     raw.setdefault("id", path.stem)
     try:
         return Persona.model_validate(raw)

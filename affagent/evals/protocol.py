@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from affagent._yaml import read_yaml_mapping
 from affagent.errors import ConfigError
 from affagent.resources import data_dir
 
@@ -184,20 +184,7 @@ def load_protocol_file(path: str | Path) -> Protocol:
     ``p.yaml: invalid protocol: turn 3: field 'user' is missing``.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read protocol file ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a UTF-8 text file") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})".replace("\n", " ")) from None
-    if not isinstance(raw, dict):
-        raise ConfigError(
-            f"{path}: a protocol file must be a YAML mapping with 'name' and 'turns'"
-        )
+    raw = read_yaml_mapping(path, "protocol", " with 'name' and 'turns'")
     turns = raw.get("turns")
     if isinstance(turns, list):
         for i, t in enumerate(turns):

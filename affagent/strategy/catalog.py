@@ -20,9 +20,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from affagent._yaml import read_yaml_mapping
 from affagent.errors import ConfigError
 from affagent.resources import data_dir
 
@@ -69,14 +69,7 @@ def _format_validation(path: Path, err: ValidationError) -> str:
 def load_strategy_file(path: str | Path) -> Strategy:
     """Load and validate one strategy file."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read strategy file ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})".replace("\n", " ")) from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a strategy file must be a YAML mapping")
+    raw = read_yaml_mapping(path, "strategy")
     try:
         return Strategy.model_validate(raw)
     except ValidationError as exc:
