@@ -6,12 +6,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from affagent.cli._common import print_json
-from affagent.strategy.metrics import StrategyScores
+
+if TYPE_CHECKING:
+    from affagent.strategy.metrics import StrategyScores
 
 
 def _print_scores(scores: StrategyScores, title: str) -> None:

@@ -14,9 +14,11 @@ import hmac
 import json
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
+
 
 log = logging.getLogger("affagent.safety.webhook")
 
@@ -61,6 +63,8 @@ class SafetyWebhook:
         payload.setdefault("sent_at", time.time())
         body = json.dumps(payload, ensure_ascii=False).encode()
         try:
+            import httpx  # here, not at import: httpx pulls in rich and click (~0.13 s)
+
             async with httpx.AsyncClient(timeout=self.timeout, transport=self._transport) as c:
                 r = await asyncio.wait_for(
                     c.post(self.url, content=body, headers=self._headers(body)),
