@@ -33,3 +33,13 @@ def state_dir() -> Path:
     p = Path(home) if home else Path.home() / ".local" / "share" / "affagent"
     p.mkdir(parents=True, exist_ok=True)
     return p
+
+
+def cache_root() -> Path:
+    """Where derived, re-creatable files go (ONNX exports, saved prompt prefixes):
+    ``$AFFAGENT_CACHE_DIR``, else ``$XDG_CACHE_HOME/affagent`` (``~/.cache/affagent``)."""
+    env = os.environ.get("AFFAGENT_CACHE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "affagent"

@@ -79,3 +79,33 @@ def test_cached_export_needs_no_torch(encoder: Encoder) -> None:
     assert out[0] == "[]", out
     ref = encoder.encode(["I failed my exam"])[0].pooled[0]
     assert abs(float(out[1]) - float(ref)) < 1e-5
+
+
+def test_optimised_copy_is_saved_and_gives_the_same_states(encoder: Encoder) -> None:
+    import onnxruntime as ort
+
+    path = encoder._onnx_path()
+    opt = path.with_name(f"{path.stem}.opt-{ort.__version__}.onnx")
+    assert opt.is_file()  # written when the fixture's session opened
+    batch = {k: v for k, v in encoder._tokenize(TEXTS[:3]).items() if k != "offset_mapping"}
+    from_export = encoder._ort_session(path, ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED)
+    a = from_export.run(None, batch)[0]
+    b = encoder._ort.run(None, batch)[0]
+    assert np.abs(a - b).max() < 1e-6
+
+
+def test_an_unreadable_optimised_copy_is_rebuilt(encoder: Encoder) -> None:
+    import onnxruntime as ort
+
+    path = encoder._onnx_path()
+    opt = path.with_name(f"{path.stem}.opt-{ort.__version__}.onnx")
+    good = opt.read_bytes()
+    try:
+        opt.write_bytes(b"garbage")
+        e = Encoder(max_length=64, runtime="onnx", cache_size=0)
+        assert e.runtime == "onnx"
+        assert opt.read_bytes() != b"garbage"
+        assert np.abs(e.encode(["ok"])[0].pooled - encoder.encode(["ok"])[0].pooled).max() < 1e-6
+    finally:
+        if opt.read_bytes() == b"garbage":
+            opt.write_bytes(good)

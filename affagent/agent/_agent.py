@@ -9,7 +9,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,7 +215,7 @@ class Agent:
         self.reflector: Reflector | None = None
         self.strategies: dict[str, Any] = {}
         self._ready = False
-        self._backend_loaded = False
+        self._models_loaded = False
         self._ready_lock = threading.Lock()
         self._portal = Portal()
         self._locks: weakref.WeakValueDictionary[tuple[int, str], asyncio.Lock] = (
@@ -411,15 +411,24 @@ class Agent:
         )
 
     async def _perceive_while_loading(self, text: str) -> Perception:
-        """Perceive; on the first turn, load the backend's model at the same time (a backend
-        with ``aload``, e.g. the embedded one), so a cold start pays for the two in parallel."""
+        """Perceive; on the first turn, load the backend's model (a backend with ``aload``,
+        e.g. the embedded one), the strategy selector's encoder and the prompt builder's
+        imports (parts with ``warm_up``) at the same time, so a cold start pays for them in
+        parallel."""
         assert self.perceiver is not None
         work = asyncio.to_thread(self.perceiver.perceive, text)
-        aload = getattr(self.backend, "aload", None)
-        if self._backend_loaded or not callable(aload):
+        if self._models_loaded:
             return await work
-        perception, _ = await asyncio.gather(work, aload())
-        self._backend_loaded = True
+        loads: list[Awaitable[Any]] = []
+        aload = getattr(self.backend, "aload", None)
+        if callable(aload):
+            loads.append(aload())
+        for part in (self.chooser, self.prompt_builder):
+            warm = getattr(part, "warm_up", None)
+            if callable(warm):
+                loads.append(asyncio.to_thread(warm))
+        perception, *_ = await asyncio.gather(work, *loads)
+        self._models_loaded = True
         return perception
 
     async def _count_tokens(self, messages: list[ChatMessage]) -> int:

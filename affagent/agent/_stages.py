@@ -105,6 +105,12 @@ class SelectorChooser:
     def choose(self, context: StrategyContext) -> StrategyChoice | None:
         return None if self.selector is None else self.selector.select(context)
 
+    def warm_up(self) -> None:
+        """Load the selector's model, if it has one to load (``warm_up`` is optional)."""
+        warm = getattr(self.selector, "warm_up", None)
+        if callable(warm):
+            warm()
+
 
 class EstimatorReflector:
     """Reads the reply's VAD with the same estimator (tone tracking, in the trace)."""

@@ -61,6 +61,11 @@ class MiniLMEncoder:
                 ) from None
         return self._model
 
+    def warm_up(self) -> None:
+        """Load the encoder now (e.g. on another thread while the first turn perceives)."""
+        with self._lock:
+            self._load()
+
     def _embed(self, texts: list[str]) -> np.ndarray:
         """Mean-pooled, L2-normalised rows, as sentence-transformers' Normalize module."""
         pooled = self._load().pooled(texts, batch_size=64)

@@ -146,6 +146,12 @@ class LearnedSelector:
             self._encoder = minilm()
         return self._encoder
 
+    def warm_up(self) -> None:
+        """Load the encoder now instead of on the first :meth:`select`."""
+        warm = getattr(self.encoder, "warm_up", None)
+        if callable(warm):
+            warm()
+
     def features(self, contexts: Sequence[StrategyContext]) -> np.ndarray:
         """The head's input rows for a batch of contexts (one encoder pass)."""
         texts = list(dict.fromkeys(t for c in contexts for t in texts_to_encode(c.dialogue)))
