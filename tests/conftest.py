@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# the embedded backend's saved prompt prefixes go to a throwaway folder, not ~/.cache
+os.environ.setdefault("AFFAGENT_PROMPT_CACHE", tempfile.mkdtemp(prefix="affagent-test-prompts-"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("AFFAGENT_SHARED_DATA", ROOT.parent / "shared" / "data"))

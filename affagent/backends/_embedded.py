@@ -14,11 +14,16 @@
 * **One model, many callers**: loaded lazily on first use, cached per ``(path, n_ctx)`` for the
   process, and guarded by a lock so concurrent turns take turns instead of corrupting the
   context (the first backend to load a file sets its thread counts). ``n_threads`` (decode)
-  and ``n_threads_batch`` (prompt) default to half the usable cores (see
-  :func:`default_threads` for the measurement); ``seed`` sets the default sampling seed
-  (``params.seed`` wins per call). A seeded call is reproducible: it re-evaluates the whole
-  prompt instead of reusing the cached prefix (which rounds differently); unseeded calls
-  reuse the prefix.
+  and ``n_threads_batch`` (prompt) default to the idle cores (see :func:`default_threads` for
+  the measurement); ``seed`` sets the default sampling seed (``params.seed`` wins per call).
+  A seeded call is reproducible: it re-evaluates the whole prompt instead of reusing the
+  cached prefix (which rounds differently); unseeded calls reuse the prefix.
+* **Prompt cache across processes**: unseeded calls also restore the longest matching saved
+  prefix (the persona part of the system prompt, typically) from an on-disk cache under
+  ``$AFFAGENT_CACHE_DIR`` / ``~/.cache/affagent/prompts`` and save new ones, so a one-shot
+  ``affagent say`` skips re-reading the system prompt it read last time (see
+  :mod:`affagent.backends._prompt_cache`). ``prompt_cache=False`` or
+  ``AFFAGENT_PROMPT_CACHE=0`` turns it off; ``AFFAGENT_PROMPT_CACHE=/some/dir`` moves it.
 * **extra_body** maps llama.cpp sampling options: ``top_k``, ``min_p``, ``typical_p``,
   ``repeat_penalty`` (alias ``repetition_penalty``), ``presence_penalty``,
   ``frequency_penalty``, ``mirostat_mode/tau/eta``, ``logit_bias``; and vLLM's
@@ -49,7 +54,9 @@ from pathlib import Path
 from typing import Any
 
 from affagent.backends._common import StreamingBackend
+from affagent.backends._prompt_cache import Lookup, PromptCache, common_prefix
 from affagent.errors import BackendError, ConfigError
+from affagent.resources import cache_root
 from affagent.types import ChatMessage, GenerationParams
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -87,12 +94,29 @@ def usable_cores() -> int:
 
 
 def default_threads() -> int:
-    """Threads for decode and prompt: half the usable cores (at least 1). llama.cpp's threads
-    spin at a barrier every layer, so on a loaded machine extra threads collapse instead of
-    helping. Measured on the shared 2-core dev box (load average 9-14), SmolLM2-135M: decode
-    ~20 tok/s with 1 thread vs ~2 tok/s with 2; a 45-token prompt in 1.1-1.6 s with 1 batch
-    thread vs 12-22 s with 2. Pass ``n_threads`` / ``n_threads_batch`` on a dedicated box."""
-    return max(1, usable_cores() // 2)
+    """Threads for decode and prompt: ``$AFFAGENT_LLAMA_THREADS`` if set; else every usable core
+    (at most 8) while the machine is mostly idle, half of them (at least 1) once the 1-minute
+    load average reaches 3/4 of the cores.
+
+    Why it depends on load: llama.cpp's threads meet at a barrier every layer, so a thread
+    that the OS deschedules stalls the others. On the 2-core dev box, SmolLM2-135M Q4_1:
+    idle, 2 threads read the prompt at ~160 tokens/s and decode ~48 tokens/s vs ~83 and ~36
+    with 1; under load average 9-14, 2 threads collapsed (decode ~2 tokens/s vs ~20 with 1; a
+    45-token prompt 12-22 s vs 1.1-1.6 s). Pass ``n_threads`` / ``n_threads_batch`` to pin."""
+    env = os.environ.get("AFFAGENT_LLAMA_THREADS", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise ConfigError(f"AFFAGENT_LLAMA_THREADS must be an integer, not {env!r}") from None
+    cores = usable_cores()
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not available on this platform
+        load = 0.0
+    if load >= 0.75 * cores:
+        return max(1, cores // 2)
+    return max(1, min(cores, 8))
 
 
 @dataclass
@@ -196,6 +220,8 @@ class EmbeddedBackend(StreamingBackend):
         n_threads_batch: int | None = None,
         seed: int | None = None,
         chat_template: str | None = None,
+        prompt_cache: bool | None = None,
+        prompt_cache_dir: str | Path | None = None,
     ) -> None:
         self.model_path = model_path or model or default_gguf_path()
         if n_ctx < 256:
@@ -205,6 +231,15 @@ class EmbeddedBackend(StreamingBackend):
         self.n_threads_batch = n_threads_batch
         self.seed = seed
         self.chat_template = chat_template
+        env = os.environ.get("AFFAGENT_PROMPT_CACHE", "").strip()
+        off, on = ("0", "false", "no", "off"), ("1", "true", "yes", "on")
+        if prompt_cache is None:
+            prompt_cache = env.lower() not in off
+        self.prompt_cache_enabled = prompt_cache
+        is_dir = bool(env) and env.lower() not in (*off, *on)
+        self.prompt_cache_dir = Path(
+            prompt_cache_dir or (env if is_dir else cache_root() / "prompts"))
+        self._prompt_cache: PromptCache | None = None
         self._loaded: LoadedModel | None = None
         self._closed = False
 
@@ -216,6 +251,12 @@ class EmbeddedBackend(StreamingBackend):
                                       self.chat_template, self.n_threads_batch)
         return self._loaded
 
+    def prompt_cache(self) -> PromptCache | None:
+        """The on-disk prefix cache for this model (None when turned off)."""
+        if self.prompt_cache_enabled and self._prompt_cache is None:
+            self._prompt_cache = PromptCache(self.prompt_cache_dir, self.model_path)
+        return self._prompt_cache
+
     async def aload(self) -> LoadedModel:
         if self._loaded is not None:
             return self._loaded
@@ -226,6 +267,18 @@ class EmbeddedBackend(StreamingBackend):
         loaded = self.load()
         msgs = [{"role": m.role, "content": m.content} for m in messages]
         return str(loaded.formatter(messages=msgs).prompt) + prefill
+
+    @staticmethod
+    def _stable_end(loaded: LoadedModel, prompt: str, tokens: list[int],
+                    messages: Sequence[ChatMessage]) -> int:
+        """Tokens up to the end of the system message: what the prompt cache may save."""
+        if not messages or messages[0].role != "system" or not messages[0].content:
+            return 0
+        at = prompt.find(messages[0].content)
+        if at < 0:
+            return 0
+        head = prompt[: at + len(messages[0].content)]
+        return common_prefix(loaded.llama.tokenize(head.encode("utf-8"), special=True), tokens)
 
     async def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
         """Prompt length in model tokens (for traces and history budgets)."""
@@ -276,15 +329,23 @@ class EmbeddedBackend(StreamingBackend):
                     post("done")
                     return
                 it = None
+                llama = loaded.llama
                 try:
+                    tokens = llama.tokenize(prompt.encode("utf-8"), special=True)
+                    cache: PromptCache | None = None
+                    found: Lookup | None = None
                     if seed is not None:
                         # a seeded call evaluates the whole prompt in one batch: reusing the
                         # KV prefix evaluates the last token alone, and llama.cpp's batch-1
                         # and batched kernels round differently, so the same seed could
                         # sample a different reply
-                        loaded.llama.reset()
-                    it = loaded.llama.create_completion(
-                        prompt,
+                        llama.reset()
+                    else:
+                        cache = self.prompt_cache()
+                        if cache is not None:
+                            found = cache.restore(llama, tokens)
+                    it = llama.create_completion(
+                        tokens,
                         max_tokens=params.max_tokens,
                         temperature=params.temperature,
                         top_p=params.top_p,
@@ -299,6 +360,12 @@ class EmbeddedBackend(StreamingBackend):
                         text = chunk["choices"][0]["text"]
                         if text:
                             post("token", text)
+                    if cache is not None and found is not None:
+                        with contextlib.suppress(Exception):  # a cache write never fails a turn
+                            it.close()
+                            cache.remember(llama, tokens,
+                                           self._stable_end(loaded, prompt, tokens, messages),
+                                           found)
                 except ValueError as exc:
                     msg = str(exc)
                     if "exceed context window" in msg:
