@@ -1,3 +1,3 @@
-from affagent.cli import main
+from affagent.cli import run
 
-main()
+run()

@@ -12,7 +12,8 @@ Figures (targets from issue 8):
   store      load+save of one turn (SessionStore.load_for_turn + commit_turn) with 10 vs
              10,000 stored sessions, median of --store-turns turns (target ratio ≤ 1.2)
   cold       `affagent say` in a fresh process, start to reply, on the embedded default
-             (median of --cold-runs; target ≤ 5 s), with the import time of the CLI
+             (target ≤ 5 s): the first call with an empty prompt cache, and the median of
+             the later ones (--cold-runs in all), with the import time of the CLI
 
 Usage:
     python scripts/bench_turn.py [--only stages,prompt,store,cold] [--turns 6]
@@ -199,10 +200,23 @@ def bench_store(url_factory, sizes=(10, 10_000), turns: int = 200) -> dict[str, 
 
 
 def bench_cold(runs: int, backend: str) -> dict[str, object]:
+    """Fresh processes, each a new session. Caches: the ONNX encoder exports are built once
+    beforehand (what `affagent prepare` / scripts/setup.sh do at install); the prompt cache
+    starts empty, so run 1 reads the whole system prompt and later runs restore the persona
+    prefix the first one saved. Reported: run 1, and the median of runs 2.. (the steady
+    state a user sees after the first call)."""
+    from affagent.resources import cache_root
+
     env = dict(os.environ)
     walls = []
-    with tempfile.TemporaryDirectory() as home:
+    with tempfile.TemporaryDirectory() as home, tempfile.TemporaryDirectory() as cache:
         env["AFFAGENT_HOME"] = home
+        env["AFFAGENT_CACHE_DIR"] = cache
+        exports = cache_root() / "perception"
+        subprocess.run([sys.executable, "-m", "affagent", "prepare", "--no-prompt"],
+                       env={**env, "AFFAGENT_CACHE_DIR": str(cache_root())}, cwd=ROOT,
+                       check=True, capture_output=True)
+        os.symlink(exports, Path(cache) / "perception")
         imp = subprocess.run(
             [sys.executable, "-c",
              "import time; t=time.perf_counter(); import affagent.cli, affagent.agent; "
@@ -218,10 +232,13 @@ def bench_cold(runs: int, backend: str) -> dict[str, object]:
             if r.returncode != 0:
                 raise SystemExit(f"affagent say failed: {r.stderr[-500:]}")
             print(f"  cold start run {i + 1}: {walls[-1]:.2f} s", file=sys.stderr)
+    steady = walls[1:] or walls
     out = {"backend": backend, "runs_s": [round(w, 2) for w in walls],
-           "median_s": round(statistics.median(walls), 2),
+           "first_s": round(walls[0], 2),
+           "median_s": round(statistics.median(steady), 2),
            "import_s": round(float(imp.stdout.strip()), 2)}
-    print(f"cold start `affagent say --backend {backend}`: median {out['median_s']} s "
+    print(f"cold start `affagent say --backend {backend}`: median {out['median_s']} s after the "
+          f"first call, first call (empty prompt cache) {out['first_s']} s "
           f"(runs {out['runs_s']}; CLI+agent import {out['import_s']} s; target ≤ 5 s)")
     return out
 
@@ -232,7 +249,7 @@ def main() -> None:
     ap.add_argument("--turns", type=int, default=6)
     ap.add_argument("--max-tokens", type=int, default=48)
     ap.add_argument("--store-turns", type=int, default=200)
-    ap.add_argument("--cold-runs", type=int, default=3)
+    ap.add_argument("--cold-runs", type=int, default=6)
     ap.add_argument("--cold-backend", default="embedded")
     ap.add_argument("--postgres", help="also measure the store on this PostgreSQL URL")
     args = ap.parse_args()

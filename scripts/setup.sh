@@ -26,5 +26,9 @@ fi
 echo "[setup] installing affagent and its extras" >&2
 CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)} \
   .venv/bin/python -m pip install -q -e '.[all,dev]'
+# build once what the first turn would otherwise build (ONNX encoder exports, the default
+# persona's prompt cache entry), so the first `affagent say` starts in seconds
+echo "[setup] preparing model caches (~30 s, once)" >&2
+.venv/bin/affagent prepare
 echo "$want" > "$stamp"
 echo "[setup] done: .venv/bin/affagent --help" >&2

@@ -75,7 +75,8 @@ def test_say_json_continues_across_calls(env: dict[str, str]) -> None:
     a = last_json(
         subprocess_run(env, "say", "--backend", FAKE, "--json", "I am furious and miserable")
     )
-    assert set(a) == {"session", "turn", "reply", "state", "strategy", "user_estimate"}
+    assert set(a) == {"session", "turn", "reply", "state", "strategy", "user_estimate", "safety"}
+    assert a["safety"] == "pass"
     assert a["turn"] == 1 and set(a["state"]) == {"V", "A", "D"} and a["user_estimate"]["V"] < 0
     b = last_json(run(env, "say", "--backend", FAKE, "--session", a["session"], "--json", "ok"))
     assert b["session"] == a["session"] and b["turn"] == 2
@@ -169,3 +170,39 @@ def test_help_lists_commands(env: dict[str, str]) -> None:
         assert cmd in r.stdout
     r = run(env, "say", "--help")
     assert "--session" in r.stdout and "--backend" in r.stdout
+
+
+def test_prepare_warms_up_without_touching_the_store(env: dict[str, str]) -> None:
+    r = subprocess_run(env, "prepare", "--backend", FAKE, "--json")
+    assert r.returncode == 0, r.stderr
+    doc = last_json(r)
+    assert doc["components"]["backend"] == FAKE and doc["first_turn_s"] >= 0
+    assert last_json(run(env, "sessions", "list", "--json"))["sessions"] == []
+    r = subprocess_run(env, "prepare", "--backend", FAKE, "--no-prompt")
+    assert r.returncode == 0 and "encoders ready" in r.stdout and "first turn" not in r.stdout
+
+
+def test_the_executable_exits_fast_but_delivers_everything(env: dict[str, str]) -> None:
+    """`python -m affagent` leaves through os._exit after flushing: long output must arrive
+    whole through a pipe, and exit codes must survive (0, and 2 for errors)."""
+    long = "a long message " * 250
+    r = subprocess_run(env, "say", "--backend", FAKE, "--json", long)
+    assert r.returncode == 0 and last_json(r)["turn"] == 1
+    r = subprocess_run(env, "sessions", "show", last_json(r)["session"], "--json")
+    assert r.returncode == 0 and long.strip() in r.stdout and r.stdout.endswith("\n")
+    r = subprocess_run(dict(env, AFFAGENT_SLOW_EXIT="1"), "say", "--backend", FAKE, "  ")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    r = subprocess_run(env, "say", "--backend", FAKE, "  ")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+
+
+def test_say_runs_the_safety_check_first(env: dict[str, str]) -> None:
+    crisis = "I don't want to be alive anymore"
+    a = last_json(run(env, "say", "--backend", FAKE, "--json", "--locale", "en-GB", crisis))
+    assert a["safety"] == "crisis" and "116 123" in a["reply"]  # Samaritans, en-GB
+    shown = run(env, "sessions", "show", a["session"])
+    assert "116 123" in shown.stdout  # stored like any turn
+    r = run(env, "say", "--backend", FAKE, crisis)
+    assert "[safety: crisis" in r.stderr and "988" in r.stdout
+    b = last_json(run(env, "say", "--backend", FAKE, "--json", "--no-safety", crisis))
+    assert b["safety"] is None and "116 123" not in b["reply"]

@@ -110,9 +110,22 @@ def say(
     model: str = _OPT_MODEL,
     database: str = _OPT_DB,
     injection: str = _OPT_INJ,
+    safety: bool = typer.Option(
+        True, "--safety/--no-safety", help="Check the message for crisis/boundary first."
+    ),
+    locale: str = typer.Option(
+        None, "--locale", help="Crisis lines for this locale, e.g. en-GB (default: persona's)."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """One turn: print the agent's reply, its feeling and the session id to continue with."""
+    """One turn: print the agent's reply, its feeling and the session id to continue with.
+
+    As in the TUI and the HTTP service, the message is checked first: a crisis or boundary
+    message gets the safety reply (crisis lines for --locale) instead of the model's, stored
+    like any turn. ``--json`` adds ``"safety"``: the check's action (pass, crisis, boundary),
+    or null with --no-safety."""
+    import asyncio
+
     from affagent.errors import AffagentError, BackendError, ConcurrentTurnError
 
     agent = _agent(
@@ -133,7 +146,15 @@ def say(
                     f"{session} keeps {rec.persona} / {rec.dynamics}",
                     file=sys.stderr,
                 )
-        r = agent.respond_sync(text, session)
+        action: str | None = None
+        if safety:
+            from affagent.safety import SafetyGuard, guarded_respond
+
+            r, decision = asyncio.run(
+                guarded_respond(agent, SafetyGuard(), text, session, locale=locale))
+            action = decision.action
+        else:
+            r = agent.respond_sync(text, session)
     except AffagentError as exc:
         msg = str(exc)
         if isinstance(exc, BackendError | ConcurrentTurnError) and session:
@@ -142,9 +163,11 @@ def say(
     finally:
         agent.close()
     if json_out:
-        print_json(r.summary())
+        print_json({**r.summary(), "safety": action})
         return
     typer.echo(r.reply)
+    if action not in (None, "pass"):
+        typer.echo(f"[safety: {action} reply instead of the model's]", err=True)
     typer.echo(_state_line(r), err=True)
     typer.echo(
         f"[session {r.session_id} · turn {r.turn} · continue with: affagent say "
@@ -199,6 +222,60 @@ def demo(
         agent.close()
     if json_out:
         print_json({"session": sid, "turns": [r.summary() for r in results]})
+
+
+def prepare(
+    persona: str = _OPT_PERSONA,
+    backend: str = _OPT_BACKEND,
+    prompt: bool = typer.Option(
+        True,
+        "--prompt/--no-prompt",
+        help="Also run one throwaway turn (max 1 token, temporary store) so the embedded "
+        "model's prompt cache holds the persona's system prompt.",
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Build now what the first turn would otherwise build: the ONNX exports of the perception
+    and strategy encoders (imports torch once; ~20-40 s on 2 cores) and, for the embedded
+    backend, the prompt cache entry for the persona. scripts/setup.sh runs it. Safe to run
+    again (what exists is reused); nothing is written to your session store."""
+    import tempfile
+    import time
+
+    from affagent.errors import AffagentError
+
+    done: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="affagent-prepare-") as tmp:
+        agent = _agent(
+            persona=persona, dynamics=None, backend=backend, base_url=None, model=None,
+            database=f"sqlite:///{tmp}/prepare.db", injection=None, max_tokens=1,
+        )
+        try:
+            t0 = time.perf_counter()
+            agent.warm_up_sync()
+            assert agent.perceiver is not None
+            agent.perceiver.perceive("Hello.")
+            warm = getattr(agent.chooser, "warm_up", None)
+            if callable(warm):
+                warm()
+            done["encoders_s"] = time.perf_counter() - t0
+            if not json_out:
+                typer.echo(f"encoders ready ({done['encoders_s']:.1f} s): "
+                           + ", ".join(f"{k}: {v}" for k, v in agent.components.items()))
+            if prompt:
+                t0 = time.perf_counter()
+                agent.respond_sync("Hello.")
+                done["first_turn_s"] = time.perf_counter() - t0
+                if not json_out:
+                    typer.echo(f"first turn run ({done['first_turn_s']:.1f} s): prompt cache "
+                               "primed where the backend has one")
+        except AffagentError as exc:
+            fail(str(exc))
+        finally:
+            agent.close()
+    if json_out:
+        print_json({"components": agent.components,
+                    **{k: round(v, 2) for k, v in done.items()}})
 
 
 def _store(database: str | None) -> Any:
@@ -307,4 +384,5 @@ def sessions_delete(
 def register(app: typer.Typer) -> None:
     app.command("say")(say)
     app.command("demo")(demo)
+    app.command("prepare")(prepare)
     app.add_typer(sessions_app, name="sessions")

@@ -19,6 +19,7 @@ the store's version check) or not at all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from collections.abc import AsyncIterator
@@ -95,14 +96,14 @@ async def check_turn(
     *,
     tenant: str = DEFAULT_TENANT,
     locale: str | None = None,
-) -> tuple[str, str, SafetyDecision]:
-    """Clean the text, create the session if needed, and run the check:
-    ``(clean_text, session_id, decision)``."""
+) -> tuple[str, str | None, SafetyDecision]:
+    """Clean the text and run the check against the session's persona (the agent's default
+    persona for a new session): ``(clean_text, session_id, decision)``. Creates nothing: a
+    new session is created by whichever turn runs, so a failed first turn leaves none."""
     from affagent.agent import clean_text
 
     clean = clean_text(text, agent.config.max_message_chars)
     if session_id is None:
-        session_id = agent.new_session(tenant=tenant)
         persona_name = agent.config.persona
     else:
         persona_name = (
@@ -113,6 +114,23 @@ async def check_turn(
     except ConfigError:
         persona = None
     return clean, session_id, guard.check(clean, persona=persona, locale=locale)
+
+
+async def _safety_turn_in(
+    agent: Any, clean: str, session_id: str | None, decision: SafetyDecision, tenant: str
+) -> Any:
+    """:func:`safety_turn`, creating the session first when there is none, and removing that
+    session again if the turn fails (as ``Agent.respond`` does for a failed first turn)."""
+    if session_id is not None:
+        return await safety_turn(agent, clean, session_id, decision, tenant=tenant)
+    sid = await asyncio.to_thread(agent.new_session, tenant=tenant)
+    try:
+        return await safety_turn(agent, clean, sid, decision, tenant=tenant)
+    except BaseException:
+        with contextlib.suppress(Exception):  # never mask the real error
+            if (await asyncio.to_thread(agent.store.get_session, sid, tenant)).turns == 0:
+                await asyncio.to_thread(agent.store.delete_session, sid, tenant)
+        raise
 
 
 async def guarded_respond(
@@ -129,7 +147,7 @@ async def guarded_respond(
         agent, guard, text, session_id, tenant=tenant, locale=locale
     )
     if decision.overrides:
-        return await safety_turn(agent, clean, sid, decision, tenant=tenant), decision
+        return await _safety_turn_in(agent, clean, sid, decision, tenant), decision
     return await agent.respond(clean, sid, tenant=tenant), decision
 
 
@@ -150,7 +168,7 @@ async def guarded_stream(
         agent, guard, text, session_id, tenant=tenant, locale=locale
     )
     if decision.overrides:
-        result = await safety_turn(agent, clean, sid, decision, tenant=tenant)
+        result = await _safety_turn_in(agent, clean, sid, decision, tenant)
         for piece in re.findall(r"\S+\s*", result.reply):
             yield StreamEvent(kind="token", text=piece)
         yield StreamEvent(kind="done", result=result)
