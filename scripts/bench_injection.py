@@ -10,7 +10,8 @@ and reply valence (and the mean reply valence at the negative and positive ends)
 
 Usage:
     python scripts/bench_injection.py [--backend embedded] [--methods system,prefill,fewshot]
-        [--messages 5] [--max-tokens 40] [--estimator default] [--json out.json]
+        [--messages 5] [--max-tokens 40] [--stop '\n\n'] [--repeat-penalty 1.15]
+        [--estimator default] [--json out.json]
     python scripts/bench_injection.py --backend openai --base-url http://127.0.0.1:8000/v1
     python scripts/bench_injection.py --local-server   # openai backend, llama.cpp server
 
@@ -68,7 +69,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     out: dict[str, object] = {
         "backend": args.backend, "estimator": args.estimator, "persona": args.persona,
         "valences": VALENCES, "messages": len(messages), "max_tokens": args.max_tokens,
-        "methods": {},
+        "stop": args.stop, "repeat_penalty": args.repeat_penalty, "methods": {},
     }
     for method in args.methods.split(","):
         builder = PromptBuilder(injection=method, history_turns=0)
@@ -84,7 +85,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 )
                 params = GenerationParams(
                     max_tokens=args.max_tokens, temperature=0.7, seed=1000 * vi + mi,
-                    prefill=prompt.prefill,
+                    prefill=prompt.prefill, stop=args.stop,
+                    extra_body={"repeat_penalty": args.repeat_penalty} if args.repeat_penalty
+                    else {},
                 )
                 reply = await backend.generate(prompt.messages, params)
                 own = reply[len(prompt.prefill):] if reply.startswith(prompt.prefill) else reply
@@ -100,6 +103,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             "reply_V_at_most_negative": round(statistics.fmean(ys[:n]), 3),
             "reply_V_at_most_positive": round(statistics.fmean(ys[-n:]), 3),
             "seconds": round(time.perf_counter() - t0, 1),
+            "mean_reply_words": round(statistics.fmean(len(t.split()) for t in texts), 1),
             "examples": {str(VALENCES[0]): texts[0], str(VALENCES[-1]): texts[-n]},
         }
         out["methods"][method] = res  # type: ignore[index]
@@ -118,6 +122,12 @@ def main() -> None:
     ap.add_argument("--methods", default="none,system,prefill,fewshot,fewshot+prefill")
     ap.add_argument("--messages", type=int, default=5)
     ap.add_argument("--max-tokens", type=int, default=40)
+    ap.add_argument("--stop", action="append", default=[],
+                    type=lambda s: s.encode().decode("unicode_escape"),
+                    help="stop string (repeatable; escapes allowed, e.g. '\\n\\n'); the "
+                    "agent's embedded default is a blank line, with --max-tokens 96")
+    ap.add_argument("--repeat-penalty", type=float, default=None,
+                    help="llama.cpp repeat penalty (the agent's embedded default is 1.15)")
     ap.add_argument("--estimator", default="default")
     ap.add_argument("--persona", default="calm-counsellor")
     ap.add_argument("--json", type=Path, help="also write the results here")

@@ -277,10 +277,12 @@ def main() -> None:
                     hide_password=False)
 
             res["store_postgres"] = bench_store(pg, turns=args.store_turns)
-    if "prompt" in which:
-        res["prompt"] = bench_prompt()
+    # stages before prompt: both send USER_LINES, and perception caches what it has read, so
+    # the other order would time cache hits as "perceive"
     if "stages" in which:
         res["stages"] = bench_stages(args.turns, args.max_tokens)
+    if "prompt" in which:
+        res["prompt"] = bench_prompt()
     if "cold" in which:
         res["cold"] = bench_cold(args.cold_runs, args.cold_backend)
     print(json.dumps(res))
