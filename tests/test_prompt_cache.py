@@ -137,3 +137,12 @@ def test_entries_are_bounded(tmp_path: Path) -> None:
         cache.remember(llama, tokens, len(tokens), cache.lookup(tokens))
     assert len(cache.entries()) == 2
     assert len(list(cache.directory.glob("*.kv"))) == 2
+
+
+async def test_an_unwritable_cache_costs_only_the_speed_up(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    b = fresh(blocker)
+    assert (await b.generate(msgs("+0.10"), GREEDY)).strip()
+    assert (await b.generate(msgs("-0.40"), GREEDY)).strip()
+    assert blocker.read_text().startswith("a file")

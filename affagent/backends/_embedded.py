@@ -46,6 +46,7 @@ import atexit
 import contextlib
 import importlib.util
 import json
+import logging
 import os
 import threading
 from collections.abc import AsyncIterator, Sequence
@@ -58,6 +59,8 @@ from affagent.backends._prompt_cache import Lookup, PromptCache, common_prefix
 from affagent.errors import BackendError, ConfigError
 from affagent.resources import cache_root
 from affagent.types import ChatMessage, GenerationParams
+
+_log = logging.getLogger(__name__)
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CHATML_TEMPLATE = (
@@ -341,9 +344,13 @@ class EmbeddedBackend(StreamingBackend):
                         # sample a different reply
                         llama.reset()
                     else:
-                        cache = self.prompt_cache()
-                        if cache is not None:
-                            found = cache.restore(llama, tokens)
+                        try:
+                            cache = self.prompt_cache()
+                            if cache is not None:
+                                found = cache.restore(llama, tokens)
+                        except Exception as exc:  # the cache only saves time; go without it
+                            _log.info("prompt cache unavailable: %s", exc)
+                            cache = found = None
                     it = llama.create_completion(
                         tokens,
                         max_tokens=params.max_tokens,
