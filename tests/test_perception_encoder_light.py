@@ -4,6 +4,7 @@ that finds the export cached must not import torch or transformers."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -109,3 +110,24 @@ def test_an_unreadable_optimised_copy_is_rebuilt(encoder: Encoder) -> None:
     finally:
         if opt.read_bytes() == b"garbage":
             opt.write_bytes(good)
+
+
+def test_a_cache_that_cannot_take_the_optimised_copy_still_serves(
+    encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import onnxruntime as ort
+
+    path = encoder._onnx_path()
+    opt = path.with_name(f"{path.stem}.opt-{ort.__version__}.onnx")
+    real = Encoder._ort_session
+
+    def no_saving(self: Encoder, p: object, level: object, save_to: object = None) -> object:
+        if save_to is not None:
+            raise OSError("read-only file system")
+        return real(self, p, level)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Encoder, "_ort_session", no_saving)
+    monkeypatch.setattr(type(opt), "is_file", lambda self: self != opt and os.path.isfile(self))
+    e = Encoder(max_length=64, runtime="onnx", cache_size=0)
+    assert e.runtime == "onnx"
+    assert np.abs(e.encode(["ok"])[0].pooled - encoder.encode(["ok"])[0].pooled).max() < 1e-6

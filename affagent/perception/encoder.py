@@ -364,9 +364,13 @@ class Encoder:
         try:
             session = self._ort_session(path, level.ORT_ENABLE_EXTENDED, save_to=tmp)
             tmp.replace(opt)
+            return session
+        except Exception as exc:  # e.g. a read-only cache: optimise in memory, save nothing
+            _log.info("perception: cannot save %s (%s)", opt.name, exc)
+            return self._ort_session(path, level.ORT_ENABLE_EXTENDED)
         finally:
-            tmp.unlink(missing_ok=True)
-        return session
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
 
     def _ort_session(self, path: Path, level: Any, save_to: Path | None = None) -> Any:
         import onnxruntime as ort
