@@ -206,3 +206,25 @@ def test_say_runs_the_safety_check_first(env: dict[str, str]) -> None:
     assert "[safety: crisis" in r.stderr and "988" in r.stdout
     b = last_json(run(env, "say", "--backend", FAKE, "--json", "--no-safety", crisis))
     assert b["safety"] is None and "116 123" not in b["reply"]
+
+
+def test_say_streams_the_reply_it_stores(env: dict[str, str]) -> None:
+    r = subprocess_run(env, "say", "--backend", FAKE, "my garden is full of weeds")
+    assert r.returncode == 0, r.stderr
+    sid = r.stderr.split("--session ")[1].split()[0]
+    stored = last_json(run(env, "sessions", "show", sid, "--json"))
+    assert r.stdout == stored["turns"][0]["reply"] + "\n"
+
+
+def test_say_failing_mid_stream_ends_the_line_and_stores_nothing(env: dict[str, str]) -> None:
+    a = last_json(run(env, "say", "--backend", FAKE, "--json", "hi"))
+    r = subprocess_run(
+        dict(env, AFFAGENT_FAKE_FAIL="midstream"),
+        "say", "--backend", "tests.agent_fakes:failing_backend", "--session", a["session"],
+        "important message",
+    )
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stdout.endswith("\n")  # the partial reply's line was closed
+    assert "not stored" in r.stderr
+    listed = last_json(run(env, "sessions", "list", "--json"))
+    assert listed["sessions"][0]["turns"] == 1

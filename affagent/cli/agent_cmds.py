@@ -118,12 +118,13 @@ def say(
     ),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """One turn: print the agent's reply, its feeling and the session id to continue with.
+    """One turn: print the agent's reply (streamed as it is written), its feeling and the
+    session id to continue with.
 
     As in the TUI and the HTTP service, the message is checked first: a crisis or boundary
     message gets the safety reply (crisis lines for --locale) instead of the model's, stored
-    like any turn. ``--json`` adds ``"safety"``: the check's action (pass, crisis, boundary),
-    or null with --no-safety."""
+    like any turn. ``--json`` prints one object once the turn is stored, with ``"safety"``:
+    the check's action (pass, crisis, boundary), or null with --no-safety."""
     import asyncio
 
     from affagent.errors import AffagentError, BackendError, ConcurrentTurnError
@@ -137,6 +138,7 @@ def say(
         database=database,
         injection=injection,
     )
+    out = _ReplyPrinter(enabled=not json_out)
     try:
         if session is not None and (persona or dynamics):
             rec = agent.store.get_session(session)
@@ -146,26 +148,20 @@ def say(
                     f"{session} keeps {rec.persona} / {rec.dynamics}",
                     file=sys.stderr,
                 )
-        action: str | None = None
-        if safety:
-            from affagent.safety import SafetyGuard, guarded_respond
-
-            r, decision = asyncio.run(
-                guarded_respond(agent, SafetyGuard(), text, session, locale=locale))
-            action = decision.action
-        else:
-            r = agent.respond_sync(text, session)
+        r = asyncio.run(_say_turn(agent, text, session, safety, locale, out))
     except AffagentError as exc:
+        out.end_line()  # part of a reply may be on screen: the error goes on its own line
         msg = str(exc)
         if isinstance(exc, BackendError | ConcurrentTurnError) and session:
             msg += f" (session {session}; your message was not stored, send it again)"
         fail(msg)
     finally:
         agent.close()
+    action = _safety_action(r) if safety else None
     if json_out:
         print_json({**r.summary(), "safety": action})
         return
-    typer.echo(r.reply)
+    out.end_line()
     if action not in (None, "pass"):
         typer.echo(f"[safety: {action} reply instead of the model's]", err=True)
     typer.echo(_state_line(r), err=True)
@@ -174,6 +170,59 @@ def say(
         f'--session {r.session_id} "..."]',
         err=True,
     )
+
+
+class _ReplyPrinter:
+    """Writes reply tokens to stdout as they arrive and remembers whether a line is open."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self.open = False
+
+    def write(self, text: str) -> None:
+        if self.enabled and text:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            self.open = True
+
+    def end_line(self) -> None:
+        if self.open:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            self.open = False
+
+
+async def _say_turn(
+    agent: Agent, text: str, session: str | None, safety: bool, locale: str | None,
+    out: _ReplyPrinter,
+) -> TurnResult:
+    """One turn, streamed into ``out`` (when enabled), behind the safety check if asked."""
+    if not out.enabled:
+        if not safety:
+            return await agent.respond(text, session)
+        from affagent.safety import SafetyGuard, guarded_respond
+
+        result, _ = await guarded_respond(agent, SafetyGuard(), text, session, locale=locale)
+        return result
+    if safety:
+        from affagent.safety import SafetyGuard, guarded_stream
+
+        events = guarded_stream(agent, SafetyGuard(), text, session, locale=locale)
+    else:
+        events = agent.stream(text, session)
+    done: TurnResult | None = None
+    async for ev in events:
+        if ev.kind == "token":
+            out.write(ev.text.lstrip() if not out.open else ev.text)
+        else:
+            done = ev.result
+    assert done is not None, "a stream always ends with its done event"
+    return done
+
+
+def _safety_action(r: TurnResult) -> str:
+    """The safety check's action recorded in the turn's trace ("pass" when it let it by)."""
+    return str((r.trace.safety or {}).get("action", "pass"))
 
 
 def demo(
