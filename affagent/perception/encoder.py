@@ -329,8 +329,14 @@ class Encoder:
         return model
 
     def _onnx_path(self) -> Path:
-        """Where the exported encoder for these exact weights is cached."""
+        """Where the exported encoder for these exact weights is cached: keyed by the model
+        folder, its weight files (name, size and first MiB, so a changed model at the same
+        path is exported again) and the adapter's values."""
         h = hashlib.sha256(f"{self.model_dir}|{self._lora_scale}".encode())
+        for f in sorted(self.model_dir.glob("*.safetensors")) + sorted(
+                self.model_dir.glob("*.bin")):
+            with f.open("rb") as fh:
+                h.update(f"{f.name}|{f.stat().st_size}|".encode() + fh.read(1 << 20))
         for k in sorted(self._params):
             h.update(k.encode())
             h.update(_f32(self._params[k]).tobytes())
@@ -392,8 +398,8 @@ class Encoder:
         import warnings
 
         # a warning so it shows without logging set up: the first run is slow for a reason
-        _log.warning("affagent: exporting the %s encoder to ONNX once (into %s); later runs "
-                     "skip this", self.model_dir.name, path.parent)
+        _log.warning("affagent: exporting a sentence encoder to ONNX once (~10 s; cached in "
+                     "%s)", path.parent)
         from torch import nn
 
         torch = self._import_torch()
