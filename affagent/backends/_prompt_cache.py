@@ -16,6 +16,10 @@ How it learns what is stable, without being told:
 * an entry the prompt shares in full is simply reused, so a persona's prefix is written twice
   and then only read.
 
+A limit of that rule: system prompts that share a long preamble (≥ ``min_tokens``) but differ
+after it converge on the preamble alone, so alternating between them reuses only the preamble.
+affagent's personas differ from the first sentence, so each keeps its own entry.
+
 Entries are keyed by the model file (path, size, mtime) and the llama.cpp build, bounded to
 ``max_entries`` per model (least recently used go first; each is ~23 KB per token for
 SmolLM2-135M, ~4 MB for a persona prefix), written atomically (temp file + rename) so
