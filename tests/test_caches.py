@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from affagent.backends import _embedded
+from affagent.backends import _cpu, _embedded
 from affagent.errors import ConfigError
 from affagent.perception.encoder import cache_dir, prune_exports
 from affagent.resources import cache_root
@@ -40,16 +40,56 @@ def test_prune_exports_keeps_the_most_recently_used(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "cores,load,expect", [(2, 0.3, 2), (2, 1.4, 2), (2, 1.5, 1), (2, 9.0, 1), (16, 0.5, 8),
-                          (16, 12.0, 8), (1, 5.0, 1)],
+    "cores,others,expect",
+    [(2, 0.0, 2), (2, 0.4, 2), (2, 0.6, 1), (2, 1.9, 1), (2, 9.0, 1), (16, 0.5, 8),
+     (16, 12.0, 4), (1, 5.0, 1)],
 )
-def test_default_threads_backs_off_under_load(
-    monkeypatch: pytest.MonkeyPatch, cores: int, load: float, expect: int
+def test_default_threads_takes_the_cores_others_leave_free(
+    monkeypatch: pytest.MonkeyPatch, cores: int, others: float, expect: int
 ) -> None:
     monkeypatch.delenv("AFFAGENT_LLAMA_THREADS", raising=False)
     monkeypatch.setattr(_embedded, "usable_cores", lambda: cores)
-    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(_embedded, "busy_elsewhere", lambda: others)
     assert _embedded.default_threads() == expect
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="needs Linux /proc")
+def test_busy_elsewhere_does_not_count_this_process() -> None:
+    """Spinning in this process must not read as other programs being busy; a child process
+    spinning must."""
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    stop = time.monotonic() + 0.6
+
+    def spin() -> None:
+        while time.monotonic() < stop:
+            pass
+
+    t = threading.Thread(target=spin)
+    t.start()
+    ours = _cpu.busy_elsewhere(0.3)
+    t.join()
+    child = subprocess.Popen([sys.executable, "-c",
+                              "import time\nt=time.monotonic()+3\nwhile time.monotonic()<t: pass"])
+    try:
+        time.sleep(0.5)
+        theirs = _cpu.busy_elsewhere(0.5)
+    finally:
+        child.kill()
+        child.wait()
+    assert theirs >= ours + 0.5, (ours, theirs)
+
+
+def test_busy_elsewhere_falls_back_to_the_load_average(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing() -> tuple[int, int]:
+        raise OSError("no /proc here")
+
+    monkeypatch.setattr(_cpu, "_system_ticks", missing)
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.5, 0.0, 0.0))
+    assert _cpu.busy_elsewhere(0.0) == 3.5
 
 
 def test_default_threads_env_override(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,10 +14,11 @@
 * **One model, many callers**: loaded lazily on first use, cached per ``(path, n_ctx)`` for the
   process, and guarded by a lock so concurrent turns take turns instead of corrupting the
   context (the first backend to load a file sets its thread counts). ``n_threads`` (decode)
-  and ``n_threads_batch`` (prompt) default to the idle cores (see :func:`default_threads` for
-  the measurement); ``seed`` sets the default sampling seed (``params.seed`` wins per call).
-  A seeded call is reproducible: it re-evaluates the whole prompt instead of reusing the
-  cached prefix (which rounds differently); unseeded calls reuse the prefix.
+  and ``n_threads_batch`` (prompt) default to the cores other programs leave free (see
+  :func:`default_threads` for the measurement); ``seed`` sets the default sampling seed
+  (``params.seed`` wins per call). A seeded call is reproducible: it re-evaluates the whole
+  prompt instead of reusing the cached prefix (which rounds differently); unseeded calls
+  reuse the prefix.
 * **Prompt cache across processes**: unseeded calls also restore the longest matching saved
   prefix (the persona part of the system prompt, typically) from an on-disk cache under
   ``$AFFAGENT_CACHE_DIR`` / ``~/.cache/affagent/prompts`` and save new ones, so a one-shot
@@ -47,6 +48,7 @@ import contextlib
 import importlib.util
 import json
 import logging
+import math
 import os
 import threading
 from collections.abc import AsyncIterator, Sequence
@@ -55,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 from affagent.backends._common import StreamingBackend
+from affagent.backends._cpu import busy_elsewhere, usable_cores
 from affagent.backends._prompt_cache import Lookup, PromptCache, common_prefix
 from affagent.errors import BackendError, ConfigError
 from affagent.resources import cache_root
@@ -89,20 +92,13 @@ def default_gguf_path() -> str:
     return str(Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_FILE)
 
 
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 def default_threads() -> int:
-    """Threads for decode and prompt: ``$AFFAGENT_LLAMA_THREADS`` if set; else every usable core
-    (at most 8) while the machine is mostly idle, half of them (at least 1) once the 1-minute
-    load average reaches 3/4 of the cores.
+    """Threads for decode and prompt: ``$AFFAGENT_LLAMA_THREADS`` if set; else the cores other
+    programs leave free right now (rounded, at least 1, at most 8; see
+    :func:`affagent.backends._cpu.busy_elsewhere`).
 
-    Why it depends on load: llama.cpp's threads meet at a barrier every layer, so a thread
-    that the OS deschedules stalls the others. On the 2-core dev box, SmolLM2-135M Q4_1:
+    Why it depends on what else runs: llama.cpp's threads meet at a barrier every layer, so a
+    thread that the OS deschedules stalls the others. On the 2-core dev box, SmolLM2-135M Q4_1:
     idle, 2 threads read the prompt at ~160 tokens/s and decode ~48 tokens/s vs ~83 and ~36
     with 1; under load average 9-14, 2 threads collapsed (decode ~2 tokens/s vs ~20 with 1; a
     45-token prompt 12-22 s vs 1.1-1.6 s). Pass ``n_threads`` / ``n_threads_batch`` to pin."""
@@ -113,13 +109,8 @@ def default_threads() -> int:
         except ValueError:
             raise ConfigError(f"AFFAGENT_LLAMA_THREADS must be an integer, not {env!r}") from None
     cores = usable_cores()
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):  # not available on this platform
-        load = 0.0
-    if load >= 0.75 * cores:
-        return max(1, cores // 2)
-    return max(1, min(cores, 8))
+    free = cores - busy_elsewhere()
+    return max(1, min(cores, 8, math.floor(free + 0.5)))
 
 
 @dataclass
