@@ -209,3 +209,22 @@ async def test_openai_server_killed_mid_stream_then_down() -> None:
         with pytest.raises(BackendError, match=r"cannot reach .*connection refused.*2 attempts"):
             await b.generate(MSGS, GenerationParams(max_tokens=4))
         await b.aclose()
+
+
+def test_embedded_samples_free_cores_once_per_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    from affagent.backends import _embedded
+
+    calls: list[int] = []
+
+    def counted() -> int:
+        calls.append(1)
+        return 1
+
+    monkeypatch.setattr(_embedded, "default_threads", counted)
+    b = EmbeddedBackend(n_ctx=256)
+    _embedded.clear_cache()
+    try:
+        b.load()
+        assert len(calls) == 1
+    finally:
+        _embedded.clear_cache()

@@ -166,12 +166,14 @@ def load_model(
         import time
 
         t0 = time.perf_counter()
+        if not (n_threads and n_threads_batch):
+            n_threads = n_threads or default_threads()  # one 0.15 s sample, not one per knob
         try:
             llama = Llama(
                 model_path=str(path),
                 n_ctx=n_ctx,
-                n_threads=n_threads or default_threads(),
-                n_threads_batch=n_threads_batch or n_threads or default_threads(),
+                n_threads=n_threads,
+                n_threads_batch=n_threads_batch or n_threads,
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
@@ -361,9 +363,10 @@ class EmbeddedBackend(StreamingBackend):
                     if cache is not None and found is not None:
                         with contextlib.suppress(Exception):  # a cache write never fails a turn
                             it.close()
-                            cache.remember(llama, tokens,
-                                           self._stable_end(loaded, prompt, tokens, messages),
-                                           found)
+                            # where the system message ends matters only for a new entry
+                            stable = 0 if found.entry else self._stable_end(
+                                loaded, prompt, tokens, messages)
+                            cache.remember(llama, tokens, stable, found)
                 except ValueError as exc:
                     msg = str(exc)
                     if "exceed context window" in msg:
