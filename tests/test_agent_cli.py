@@ -179,7 +179,7 @@ def test_prepare_warms_up_without_touching_the_store(env: dict[str, str]) -> Non
     assert doc["components"]["backend"] == FAKE and doc["first_turn_s"] >= 0
     assert last_json(run(env, "sessions", "list", "--json"))["sessions"] == []
     r = subprocess_run(env, "prepare", "--backend", FAKE, "--no-prompt")
-    assert r.returncode == 0 and "encoders ready" in r.stdout and "first turn" not in r.stdout
+    assert r.returncode == 0 and "models ready" in r.stdout and "first turn" not in r.stdout
 
 
 def test_the_executable_exits_fast_but_delivers_everything(env: dict[str, str]) -> None:

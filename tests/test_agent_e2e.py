@@ -48,6 +48,10 @@ def test_embedded_conversation_streams_persists_and_resumes(tmp_path: Path) -> N
     cfg = _config(tmp_path)
     agent = Agent(cfg)
     assert agent.injection == "prefill"  # the measured best for the embedded backend
+    agent.warm_up_sync()  # loads the models, not only the component objects
+    assert agent.backend._loaded is not None  # type: ignore[attr-defined]
+    model = getattr(agent.estimator, "_model", "no lazy model")
+    assert model is not None
     r1 = agent.respond_sync("I failed my driving test today and I feel awful.")
     assert r1.reply.strip() and r1.reply.startswith(r1.trace.prompt_sections["prefill"])
     assert r1.trace.prompt_tokens > 50 and r1.trace.timings_ms["generate"] > 0

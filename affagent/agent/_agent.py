@@ -309,10 +309,30 @@ class Agent:
             await asyncio.to_thread(self._loaded)
 
     async def warm_up(self) -> dict[str, str]:
-        """Load every component now (models included) instead of on the first turn; returns
-        what was loaded (see :attr:`components`)."""
+        """Load every component now, models included, instead of on the first turn; returns
+        what was loaded (see :attr:`components`). The perceiver reads one short text so its
+        models load; the rest load as on a first turn (:meth:`_load_models`)."""
         await self._ensure_ready()
+        if not self._models_loaded:
+            assert self.perceiver is not None
+            await asyncio.gather(
+                asyncio.to_thread(self.perceiver.perceive, "Hello."), *self._load_models())
+            self._models_loaded = True
         return dict(self.components)
+
+    def _load_models(self) -> list[Awaitable[Any]]:
+        """What a first turn loads besides perception, to run in parallel with it: the
+        backend's model (a backend with ``aload``, e.g. the embedded one), the strategy
+        selector's encoder and the prompt builder's imports (parts with ``warm_up``)."""
+        loads: list[Awaitable[Any]] = []
+        aload = getattr(self.backend, "aload", None)
+        if callable(aload):
+            loads.append(aload())
+        for part in (self.chooser, self.prompt_builder):
+            warm = getattr(part, "warm_up", None)
+            if callable(warm):
+                loads.append(asyncio.to_thread(warm))
+        return loads
 
     # ------------------------------------------------------------------ sessions
     @staticmethod
@@ -411,23 +431,13 @@ class Agent:
         )
 
     async def _perceive_while_loading(self, text: str) -> Perception:
-        """Perceive; on the first turn, load the backend's model (a backend with ``aload``,
-        e.g. the embedded one), the strategy selector's encoder and the prompt builder's
-        imports (parts with ``warm_up``) at the same time, so a cold start pays for them in
-        parallel."""
+        """Perceive; on the first turn, with the other loads (:meth:`_load_models`) at the
+        same time, so a cold start pays for them in parallel."""
         assert self.perceiver is not None
         work = asyncio.to_thread(self.perceiver.perceive, text)
         if self._models_loaded:
             return await work
-        loads: list[Awaitable[Any]] = []
-        aload = getattr(self.backend, "aload", None)
-        if callable(aload):
-            loads.append(aload())
-        for part in (self.chooser, self.prompt_builder):
-            warm = getattr(part, "warm_up", None)
-            if callable(warm):
-                loads.append(asyncio.to_thread(warm))
-        perception, *_ = await asyncio.gather(work, *loads)
+        perception, *_ = await asyncio.gather(work, *self._load_models())
         self._models_loaded = True
         return perception
 

@@ -302,14 +302,9 @@ def prepare(
         try:
             t0 = time.perf_counter()
             agent.warm_up_sync()
-            assert agent.perceiver is not None
-            agent.perceiver.perceive("Hello.")
-            warm = getattr(agent.chooser, "warm_up", None)
-            if callable(warm):
-                warm()
-            done["encoders_s"] = time.perf_counter() - t0
+            done["models_s"] = time.perf_counter() - t0
             if not json_out:
-                typer.echo(f"encoders ready ({done['encoders_s']:.1f} s): "
+                typer.echo(f"models ready ({done['models_s']:.1f} s): "
                            + ", ".join(f"{k}: {v}" for k, v in agent.components.items()))
             if prompt:
                 t0 = time.perf_counter()
