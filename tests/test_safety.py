@@ -326,3 +326,27 @@ async def test_guarded_respond_and_stream_with_the_agent(tmp_path: Path) -> None
         ]
     finally:
         await agent.aclose()
+
+
+async def test_a_failed_first_safety_turn_leaves_no_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from affagent.errors import BackendError
+    from affagent.safety import SafetyGuard, guarded_respond
+    from tests.server_helpers import make_agent
+
+    agent = make_agent(f"sqlite:///{tmp_path / 'f.db'}")
+
+    def broken(*_a: Any, **_k: Any) -> None:
+        raise BackendError("store unavailable")
+
+    try:
+        await agent.warm_up()
+        monkeypatch.setattr(agent.store, "commit_turn", broken)
+        with pytest.raises(BackendError) as info:
+            await guarded_respond(agent, SafetyGuard(), "I want to end my life")
+        assert info.value.session_id is None  # type: ignore[attr-defined]
+        assert info.value.user_text == "I want to end my life"  # type: ignore[attr-defined]
+        assert agent.store.list_sessions() == []
+    finally:
+        await agent.aclose()

@@ -19,14 +19,13 @@ the store's version check) or not at all.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from affagent.affect.dynamics import parse_dynamics
-from affagent.errors import ConfigError
+from affagent.errors import AffagentError, ConfigError
 from affagent.persona import load_persona
 from affagent.safety.guard import SafetyCheck, SafetyDecision
 from affagent.store import DEFAULT_TENANT
@@ -119,17 +118,19 @@ async def check_turn(
 async def _safety_turn_in(
     agent: Any, clean: str, session_id: str | None, decision: SafetyDecision, tenant: str
 ) -> Any:
-    """:func:`safety_turn`, creating the session first when there is none, and removing that
-    session again if the turn fails (as ``Agent.respond`` does for a failed first turn)."""
+    """:func:`safety_turn`, creating the session first when there is none; a failure then
+    goes through the Agent's own failed-turn handling (``Agent._failed``: the still-empty
+    session is removed, the error carries the text for a retry)."""
     if session_id is not None:
         return await safety_turn(agent, clean, session_id, decision, tenant=tenant)
     sid = await asyncio.to_thread(agent.new_session, tenant=tenant)
     try:
         return await safety_turn(agent, clean, sid, decision, tenant=tenant)
+    except AffagentError as exc:
+        await agent._failed(exc, clean, sid, tenant, True)
+        raise
     except BaseException:
-        with contextlib.suppress(Exception):  # never mask the real error
-            if (await asyncio.to_thread(agent.store.get_session, sid, tenant)).turns == 0:
-                await asyncio.to_thread(agent.store.delete_session, sid, tenant)
+        await agent._failed(None, clean, sid, tenant, True)
         raise
 
 
