@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, field_serializer, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 
 from affagent.affect.state import AffectState
 from affagent.types import TurnTrace, VADEstimate
+
+
+def _state_in(v: Any) -> AffectState:
+    return v if isinstance(v, AffectState) else AffectState.from_dict(v)
+
+
+#: An AffectState field that reads and writes the state's exact JSON form.
+StateField = Annotated[
+    AffectState,
+    BeforeValidator(_state_in),
+    PlainSerializer(lambda s: s.to_dict(), return_type=dict[str, Any]),
+]
 
 
 class SessionRecord(BaseModel):
@@ -21,22 +33,13 @@ class SessionRecord(BaseModel):
     tenant: str
     persona: str
     dynamics: str
-    state: AffectState
+    state: StateField
     version: int
     turns: int
     created_at: datetime
     updated_at: datetime
     title: str = ""
     meta: dict[str, Any] = {}
-
-    @field_validator("state", mode="before")
-    @classmethod
-    def _state_in(cls, v: Any) -> AffectState:
-        return v if isinstance(v, AffectState) else AffectState.from_dict(v)
-
-    @field_serializer("state")
-    def _state_out(self, v: AffectState) -> dict[str, Any]:
-        return v.to_dict()
 
 
 class HistoryItem(BaseModel):
@@ -71,14 +74,5 @@ class Snapshot(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     turn: int
-    state: AffectState
+    state: StateField
     created_at: datetime
-
-    @field_validator("state", mode="before")
-    @classmethod
-    def _state_in(cls, v: Any) -> AffectState:
-        return v if isinstance(v, AffectState) else AffectState.from_dict(v)
-
-    @field_serializer("state")
-    def _state_out(self, v: AffectState) -> dict[str, Any]:
-        return v.to_dict()
