@@ -99,9 +99,10 @@ def default_threads() -> int:
 
     Why it depends on what else runs: llama.cpp's threads meet at a barrier every layer, so a
     thread that the OS deschedules stalls the others. On the 2-core dev box, SmolLM2-135M Q4_1:
-    idle, 2 threads read the prompt at ~160 tokens/s and decode ~48 tokens/s vs ~83 and ~36
-    with 1; under load average 9-14, 2 threads collapsed (decode ~2 tokens/s vs ~20 with 1; a
-    45-token prompt 12-22 s vs 1.1-1.6 s). Pass ``n_threads`` / ``n_threads_batch`` to pin."""
+    idle, 2 threads read the prompt at 206 tokens/s and decode 90 tokens/s vs 91 and 45 with 1
+    (``scripts/bench_coldstart_parts.py --only threads``); under load average 9-14, 2 threads
+    collapsed (decode ~2 tokens/s vs ~20 with 1; a 45-token prompt 12-22 s vs 1.1-1.6 s).
+    Pass ``n_threads`` / ``n_threads_batch`` to pin."""
     env = os.environ.get("AFFAGENT_LLAMA_THREADS", "").strip()
     if env:
         try:

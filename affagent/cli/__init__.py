@@ -61,11 +61,12 @@ def run() -> None:
 
     A one-shot command has flushed its output and closed its store by the time ``main``
     returns; what is left is Python finalising ~900 modules and freeing the models, which
-    took ~0.6 s of a ~5 s ``affagent say`` (measured with ``scripts/bench_turn.py --only
-    cold``). So stdout, stderr and logging are flushed and the process leaves with
-    ``os._exit``. Unexpected exceptions still get the normal traceback and teardown, and
-    ``AFFAGENT_SLOW_EXIT=1`` restores the normal exit (e.g. to run atexit hooks of a tool
-    wrapped around the CLI). In-process callers (tests, embedding) use :func:`main`."""
+    took ~0.4 s of a ~5 s ``affagent say`` (4.55 vs 4.93 s wall, median of 3:
+    ``scripts/bench_coldstart_parts.py --only exit``). So stdout, stderr and logging are
+    flushed and the process leaves with ``os._exit``. Unexpected exceptions still get the
+    normal traceback and teardown, and ``AFFAGENT_SLOW_EXIT=1`` restores the normal exit
+    (e.g. to run atexit hooks of a tool wrapped around the CLI). In-process callers (tests,
+    embedding) use :func:`main`."""
     import contextlib
     import logging
     import os

@@ -355,8 +355,8 @@ class Encoder:
             with contextlib.suppress(OSError):
                 os.utime(path)  # most recently used survives pruning
         # The graph optimised once at EXTENDED level is saved next to the export and loaded
-        # with optimisation off: identical outputs, and the session opens in ~0.19 s instead
-        # of ~0.33 s (~0.43 s at ALL, whose layout passes buy nothing on this model). EXTENDED
+        # with optimisation off: identical outputs, and the session opens in 0.20 s instead of
+        # 0.31 s (0.35 s at ALL; scripts/bench_coldstart_parts.py --only onnx). EXTENDED
         # fusions are onnxruntime contrib ops, so the copy is keyed by the onnxruntime version.
         opt = path.with_name(f"{path.stem}.opt-{ort.__version__}.onnx")
         level = ort.GraphOptimizationLevel

@@ -7,8 +7,9 @@ message. Length therefore stays flat however long the session runs.
 
 The messages are built directly (``SystemMessage``/``HumanMessage``/``AIMessage``) rather than
 through ``ChatPromptTemplate``: the layout has no template variables worth a template, user
-text is never parsed for ``{braces}``, and importing ``langchain_core.prompts`` costs about a
-second of a one-shot ``affagent say`` (``langchain_core.messages`` costs ~0.15 s).
+text is never parsed for ``{braces}``, and importing ``langchain_core.prompts`` cost 1.38 s of
+a one-shot ``affagent say`` against 0.09 s for ``langchain_core.messages``
+(``scripts/bench_coldstart_parts.py --only imports``).
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ class PromptBuilder:
 
     @staticmethod
     def warm_up() -> None:
-        """Import the message classes now (~0.15 s), e.g. on a thread while the first turn
+        """Import the message classes now (~0.1 s), e.g. on a thread while the first turn
         perceives, instead of in the middle of the turn."""
         import langchain_core.messages  # noqa: F401
 
