@@ -80,6 +80,12 @@ def test_low_cues_need_company(detector: RuleBasedDetector) -> None:
     assert detector.assess("They will pay. I know where they live.").flagged
 
 
+def test_normalise_folds_chat_spellings_of_suicide() -> None:
+    # "sewerslide" once became "suicid" (an empty group), which no rule reads
+    assert normalise("thinkin bout sewerslide again") == "thinkin bout suicide again"
+    assert normalise("su1cidal") == "suicidal"
+
+
 def test_normalise_expands_contractions() -> None:
     assert normalise("I’m NOT gonna, don't") == "i am not going to, do not"
 
@@ -199,7 +205,8 @@ def test_cli_eval_safety_json(capsys: pytest.CaptureFixture[str]) -> None:
     from affagent.cli import main
 
     with pytest.raises(SystemExit) as exc:
-        main(["eval", "safety", "--data", str(EVALS / "test.jsonl"), "--json"])
+        main(["eval", "safety", "--data", str(EVALS / "test.jsonl"), "--detector", "rules",
+              "--json"])
     assert exc.value.code == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["n"] == 100 and out["recall"] >= 0.95 and out["meets_target"] is True
@@ -216,114 +223,60 @@ def test_cli_eval_safety_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 
 # --------------------------------------------------------------------------- hybrid detector
-
-
-class BagOfWordsEncoder:
-    """A stand-in for the sentence encoder: hashed bag of words (enough to test the logic)."""
-
-    def pooled(self, texts: list[str]) -> Any:
-        import numpy as np
-
-        out = np.zeros((len(texts), 256), dtype=np.float32)
-        for i, t in enumerate(texts):
-            for w in normalise(t).split():
-                out[i, int(hashlib.md5(w.encode()).hexdigest(), 16) % 256] += 1.0
-            out[i, 0] += 0.01  # never all zero
-        return out
-
-
-class AlwaysFlags:
-    name = "always"
-
-    def assess(self, text: str) -> Any:
-        from affagent.safety import RiskAssessment
-
-        return RiskAssessment(True, "self_harm", "medium", {"self_harm": 1.0, "violence": 0.0})
-
-
-def test_embedding_detector_logic_with_a_fake_encoder() -> None:
-    from affagent.safety import EmbeddingRiskDetector
-
-    det = EmbeddingRiskDetector(encoder=BagOfWordsEncoder())
-    protos = load_items(Path(__file__).resolve().parents[1] / "affagent/safety/prototypes.jsonl")
-    pos = next(p for p in protos if p.label == "violence")
-    neg = next(p for p in protos if p.kind == "hard_negative")
-    a = det.assess(pos.text)
-    assert a.flagged and a.category == "violence" and a.severity == "medium"
-    assert a.hits[0].rule == "semantic.nearest"
-    assert not det.assess(neg.text).flagged
-    assert not det.assess("   ").flagged
-
-
-def test_hybrid_rules_first_and_negation_guard() -> None:
-    from affagent.safety import HybridDetector
-
-    hybrid = HybridDetector(semantic=AlwaysFlags())  # type: ignore[arg-type]
-    assert hybrid.assess("I want to kill myself").hits[0].rule.startswith("sh.")
-    # rules found a risk phrase and dropped it as negated/past/third person: trust them
-    for text in ("I've never thought about suicide", "my friend said she wanted to die"):
-        assert not hybrid.assess(text).flagged, text
-    # nothing for the rules to read: the backstop decides
-    assert hybrid.assess("nobody would notice if I stopped replying").flagged
-
-
-def test_load_detector_names() -> None:
-    from affagent.safety import load_detector
-
-    assert load_detector("rules").name == "rules"
-    with pytest.raises(ConfigError, match="unknown safety detector"):
-        load_detector("magic")
+# (the logic with a stand-in learned stage: tests/test_safety_detector.py)
 
 
 @pytest.mark.slow
-def test_hybrid_with_the_real_encoder_on_unseen_sets() -> None:
-    """The real sentence encoder: on the sets its prototypes were not drawn from, the hybrid
-    must keep precision >= 0.8 and catch more than the rules alone on the fresh probe."""
-    pytest.importorskip("torch")
+def test_hybrid_with_the_real_model_on_sets_it_was_not_trained_on() -> None:
+    """The real learned stage on sets never used to train or tune it: it must keep precision
+    and catch at least what the rules catch."""
     from affagent.safety import HybridDetector
 
     try:
-        import torch
-
-        torch.set_num_threads(1)
         hybrid = HybridDetector()
         hybrid.warm_up()
-    except ConfigError as exc:
+    except (ConfigError, ImportError) as exc:
         pytest.skip(str(exc))
     rules = RuleBasedDetector()
-    for name in ("test.jsonl", "probe2.jsonl"):
+    for name in ("test.jsonl", "probe2.jsonl", "heldout.jsonl"):
         items = load_items(EVALS / name)
         h, r = evaluate(hybrid, items), evaluate(rules, items)
-        assert h.precision >= 0.8 and h.recall >= r.recall, (name, h.precision, h.recall)
-    assert evaluate(hybrid, load_items(EVALS / "probe2.jsonl")).recall > 0.75
+        # floors below the figures in evals/RESULTS.md: a regression guard, not the target
+        assert h.recall >= r.recall and h.recall >= 0.85, (name, h.recall, r.recall)
+        assert h.precision >= 0.8, (name, h.precision)
+        if name == "heldout.jsonl":  # text the rules were not written for
+            assert h.recall > r.recall + 0.3, (h.recall, r.recall)
 
 
 # --------------------------------------------------------------------------- with the Agent
 
 
-async def test_guarded_respond_and_stream_with_the_agent(tmp_path: Path) -> None:
-    from affagent.safety import SafetyGuard, guarded_respond, guarded_stream
+async def test_the_agent_runs_the_safety_stage_on_respond_and_stream(tmp_path: Path) -> None:
     from tests.server_helpers import make_agent
 
     agent = make_agent(f"sqlite:///{tmp_path / 'g.db'}")
-    guard = SafetyGuard()
     try:
-        r, d = await guarded_respond(agent, guard, "Hello, long day today.")
-        assert d.action == "pass" and r.trace.safety is None and r.turn == 1
+        r = await agent.respond("Hello, long day today.")
+        assert r.safety == "pass" and r.trace.safety is None and r.turn == 1
         sid = r.session_id
-        r2, d2 = await guarded_respond(agent, guard, "I want to end my life", sid, locale="en-AU")
-        assert d2.action == "crisis" and "13 11 14" in r2.reply and r2.turn == 2
+        r2 = await agent.respond("I want to end my life", sid, locale="en-AU")
+        assert r2.safety == "crisis" and "13 11 14" in r2.reply and r2.turn == 2
         assert r2.trace.safety and r2.trace.safety["category"] == "self_harm"
         assert r2.strategy is None and r2.trace.state_before != r2.trace.state_after
-        events = [e async for e in guarded_stream(agent, guard, "are you human?", sid)]
+        # the next message in a conversation in crisis gets a check-in, not a repeat
+        events = [e async for e in agent.stream("are you human?", sid)]
         assert events[-1].kind == "done" and events[-1].result is not None
+        assert events[-1].result.safety == "crisis" and "still here" in events[-1].result.reply
         assert "".join(e.text for e in events[:-1]) == events[-1].result.reply
         stored = agent.store.turns(sid)
         assert [(t.trace.safety or {}).get("action") for t in stored] == [
             None,
             "crisis",
-            "boundary",
+            "crisis",
         ]
+        assert "follow_up" in (stored[-1].trace.safety or {})["rules"]
+        other = await agent.respond("are you human?")  # a conversation without a crisis
+        assert other.safety == "boundary"
     finally:
         await agent.aclose()
 
@@ -332,7 +285,6 @@ async def test_a_failed_first_safety_turn_leaves_no_session(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from affagent.errors import BackendError
-    from affagent.safety import SafetyGuard, guarded_respond
     from tests.server_helpers import make_agent
 
     agent = make_agent(f"sqlite:///{tmp_path / 'f.db'}")
@@ -344,7 +296,7 @@ async def test_a_failed_first_safety_turn_leaves_no_session(
         await agent.warm_up()
         monkeypatch.setattr(agent.store, "commit_turn", broken)
         with pytest.raises(BackendError) as info:
-            await guarded_respond(agent, SafetyGuard(), "I want to end my life")
+            await agent.respond("I want to end my life")
         assert info.value.session_id is None  # type: ignore[attr-defined]
         assert info.value.user_text == "I want to end my life"  # type: ignore[attr-defined]
         assert agent.store.list_sessions() == []

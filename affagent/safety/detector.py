@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -63,7 +63,8 @@ _REPLACEMENTS: list[tuple[str, str]] = [
     (r"\bu\b", "you"),
     (r"\bur\b", "your"),
     (r"\bmy ?self\b|\bmeself\b", "myself"),
-    (r"\bsewer ?slide\b|\bsu[i1!]c[i1!]d(e|al)\b", r"suicid\1"),
+    (r"\bsewer ?slide\b", "suicide"),
+    (r"\bsu[i1!]c[i1!]d(e|al)\b", r"suicid\1"),
     (r"\bk[i1!]ll\b", "kill"),
 ]
 _COMPILED_REPL = [(re.compile(p), r) for p, r in _REPLACEMENTS]
@@ -502,7 +503,9 @@ class RuleBasedDetector:
         self.rules = tuple(rules)
         self.threshold = threshold
 
-    def assess(self, text: str) -> RiskAssessment:
+    def assess(self, text: str, history: Sequence[str] = ()) -> RiskAssessment:
+        """Rules read the message alone; ``history`` is accepted for the protocol."""
+        del history
         norm = normalise(text)
         hits: list[RuleHit] = []
         dropped: list[str] = []

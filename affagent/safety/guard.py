@@ -1,7 +1,8 @@
 """The safety check that runs before a turn: risk first, then emotional boundaries.
 
 :class:`SafetyCheck` is the small protocol the Agent and the HTTP service call; the default
-:class:`SafetyGuard` combines a :class:`RiskDetector` (rules by default), the crisis
+:class:`SafetyGuard` combines a :class:`RiskDetector` (``load_detector("auto")`` by
+default: rules + the learned stage where the sentence encoder is installed), the crisis
 resources for the locale and the persona's boundaries. A decision that carries a ``reply``
 replaces the normal strategy and generation for that turn; ``trace()`` is what goes into
 ``TurnTrace.safety`` so flagged turns can be found and audited.
@@ -9,6 +10,7 @@ replaces the normal strategy and generation for that turn; ``trace()`` is what g
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -18,7 +20,7 @@ from affagent.persona import Persona
 from affagent.safety.boundaries import boundary_reply, detect_boundary
 from affagent.safety.detector import RiskAssessment, RuleBasedDetector
 from affagent.safety.resources import CrisisResource, ResourceBook, load_resources
-from affagent.safety.responses import crisis_reply
+from affagent.safety.responses import crisis_reply, follow_up_reply
 
 Action = Literal["pass", "crisis", "boundary"]
 
@@ -53,24 +55,35 @@ class SafetyDecision(BaseModel):
 
 PASS = SafetyDecision()
 
+#: Explicit statements in the conversation so far (rules only: microseconds per message).
+_EXPLICIT = RuleBasedDetector()
+
 
 @runtime_checkable
 class RiskDetector(Protocol):
-    """Anything that reads risk from one message (rules, a classifier, an LLM judge)."""
+    """Anything that reads risk from one message (rules, a classifier, an LLM judge).
+    ``history`` holds the user's previous few messages, oldest first: "the pills are counted
+    out" after two turns about hopelessness is not the same as after a pharmacy question."""
 
     name: str
 
-    def assess(self, text: str) -> RiskAssessment: ...
+    def assess(self, text: str, history: Sequence[str] = ()) -> RiskAssessment: ...
 
 
 @runtime_checkable
 class SafetyCheck(Protocol):
-    """Called before each turn; must be fast and must not raise on odd input."""
+    """Called before each turn; must be fast and must not raise on odd input. ``history``:
+    the user's previous messages in this session, oldest first (at most a few)."""
 
     name: str
 
     def check(
-        self, text: str, *, persona: Persona | None = None, locale: str | None = None
+        self,
+        text: str,
+        *,
+        persona: Persona | None = None,
+        locale: str | None = None,
+        history: Sequence[str] = (),
     ) -> SafetyDecision: ...
 
 
@@ -100,24 +113,43 @@ class SafetyGuard:
         default_locale: str = "en-US",
         boundaries: bool = True,
     ) -> None:
-        self.detector: RiskDetector = detector or RuleBasedDetector()
+        if detector is None:
+            from affagent.safety.semantic import load_detector
+
+            detector = load_detector("auto")  # rules + learned stage where the encoder is installed
+        self.detector: RiskDetector = detector
         self.book = resources if isinstance(resources, ResourceBook) else load_resources(resources)
         self.default_locale = default_locale
         self.boundaries = boundaries
 
     def check(
-        self, text: str, *, persona: Persona | None = None, locale: str | None = None
+        self,
+        text: str,
+        *,
+        persona: Persona | None = None,
+        locale: str | None = None,
+        history: Sequence[str] = (),
     ) -> SafetyDecision:
-        risk = self.detector.assess(text)
+        risk = self.detector.assess(text, history)
         if risk.flagged and risk.category and risk.severity:
             want = locale or (persona.crisis_locale if persona else None) or self.default_locale
             matched, res = self.book.lookup(want)
+            rules = [h.rule for h in risk.hits if h.category == risk.category]
+            # a conversation already in crisis (an explicit statement among the last turns):
+            # a message flagged with it is met with a check-in, not the same long reply again
+            ongoing = risk.severity != "high" and any(_EXPLICIT.assess(h).flagged for h in history)
+            if ongoing:
+                rules.append("follow_up")
             return SafetyDecision(
                 action="crisis",
                 category=risk.category,
                 severity=risk.severity,
-                rules=[h.rule for h in risk.hits if h.category == risk.category],
-                reply=crisis_reply(risk.category, risk.severity, res),
+                rules=rules,
+                reply=(
+                    follow_up_reply(risk.category, res)
+                    if ongoing
+                    else crisis_reply(risk.category, risk.severity, res)
+                ),
                 locale=matched,
                 resources=list(res.resources),
                 detector=self.detector.name,

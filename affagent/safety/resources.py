@@ -7,7 +7,6 @@ generic fallback; a deployment replaces it with ``AFFAGENT_CRISIS_RESOURCES=/pat
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -58,7 +57,9 @@ class ResourceBook(BaseModel):
 
 
 def resources_path() -> Path:
-    env = os.environ.get("AFFAGENT_CRISIS_RESOURCES")
+    from affagent.settings import settings
+
+    env = settings().crisis_resources
     return Path(env) if env else DEFAULT_RESOURCES
 
 

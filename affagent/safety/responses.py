@@ -20,6 +20,27 @@ def _lines(res: LocaleResources) -> str:
     return "; ".join(parts)
 
 
+def follow_up_reply(category: Category, res: LocaleResources) -> str:
+    """The reply for a message flagged in a conversation that is already in crisis (the crisis
+    reply with its lines was given in the last few turns): stay with the person, ask how they
+    are now and whether they are safe, keep one line in view. Repeating the whole crisis
+    reply word for word reads as a machine that stopped listening."""
+    first = res.resources[0]
+    if category == "violence":
+        return (
+            "I'm still here, and I'm still taking this seriously. How are you feeling right "
+            "now? Please keep away from anyone you might hurt until this passes. "
+            f"{first.name} ({first.contact}) can talk it through with you, and if anyone is in "
+            f"danger, call {res.emergency}."
+        )
+    return (
+        "I'm still here with you, and I'm glad you're still talking to me. How are you feeling "
+        "right now, and are you safe? If things get harder, "
+        f"{first.name} ({first.contact}) is there any time, and if you're in immediate danger, "
+        f"call {res.emergency}."
+    )
+
+
 def crisis_reply(category: Category, severity: Severity, res: LocaleResources) -> str:
     """The reply that replaces the normal turn for a flagged message."""
     first = res.resources[0]

@@ -1,177 +1,120 @@
-"""A semantic backstop for the rules: nearest labelled examples in sentence-embedding space.
+"""The default crisis detector: transparent rules for explicit statements, a learned stage for
+what rules cannot read, and :func:`load_detector` to pick one by name.
 
-Rules miss paraphrases they were not written for ("nobody would miss me if I was gone").
-:class:`EmbeddingRiskDetector` embeds the message with all-MiniLM-L6-v2 (the perception
-encoder, base weights) and compares it with labelled prototypes (``prototypes.jsonl``: our
-dev set of risk statements and hard negatives). The score is the mean cosine similarity to
-the 3 nearest risk prototypes minus that to the 3 nearest non-risk ones; above ``threshold``
-the message is flagged with severity ``medium`` (the reply asks directly instead of assuming)
-and the category of the nearest risk prototype.
+:class:`HybridDetector` runs both on every message:
 
-:class:`HybridDetector` flags what either flags, except that an embedding hit is ignored when
-the rules found a risk phrase and dropped it as negated, past or about someone else ("I've
-never thought about suicide") — embeddings do not read negation.
+- the rules (:class:`~affagent.safety.detector.RuleBasedDetector`) read the message alone and
+  decide explicit statements, with their severity ("I want to kill myself": ``high``, the full
+  crisis reply);
+- the learned stage (:class:`~affagent.safety.learned.LearnedRiskDetector`) reads the message
+  with the user's last messages and flags indirect risk — means, preparation, passive
+  ideation, slang, risk that only the conversation makes clear — as severity ``medium``, whose
+  reply asks directly whether the person is thinking of ending their life.
 
-The threshold (0.05) was chosen on the prototypes themselves by leave-one-out, where it gives
-precision ≈ recall ≈ 0.85; it was not tuned on the test or probe sets. Because the prototypes
-ARE ``evals/safety/dev.jsonl``, evaluate this detector on the other sets only.
+A message is flagged when either flags it. The learned stage does not overrule the rules
+(a missed explicit statement is the worse error); the rules' own negation, past-tense and
+third-person filters still apply to their hits. If the learned stage fails at run time (a
+broken model file), the error is logged once and the rules' verdict stands: the check must
+never take a turn down.
+
+Figures and failure cases: ``docs/safety.md`` and ``evals/RESULTS.md``.
 """
 
 from __future__ import annotations
 
-import json
-import threading
-from functools import lru_cache
-from pathlib import Path
+import importlib.util
+import logging
+from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
+from affagent.safety.detector import RiskAssessment, RuleBasedDetector
+from affagent.safety.learned import WEIGHTS_DIR, LearnedRiskDetector
 
-from affagent.safety.detector import (
-    CATEGORIES,
-    FLAG_THRESHOLD,
-    Category,
-    RiskAssessment,
-    RuleBasedDetector,
-    RuleHit,
-)
+_log = logging.getLogger("affagent.safety")
 
-PROTOTYPES = Path(__file__).with_name("prototypes.jsonl")
-DEFAULT_THRESHOLD = 0.05
-_K = 3
-
-
-def _read_prototypes(path: Path) -> tuple[list[str], list[str]]:
-    texts, labels = [], []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            obj = json.loads(line)
-            texts.append(obj["text"])
-            labels.append(obj["label"])
-    return texts, labels
-
-
-@lru_cache(maxsize=2)
-def _shared_encoder(model_dir: str | None) -> Any:
-    from affagent.perception.encoder import Encoder
-
-    return Encoder(model_dir, cache_size=8)
-
-
-class EmbeddingRiskDetector:
-    """kNN over labelled prototypes in all-MiniLM-L6-v2 space (loads torch on first use)."""
-
-    name = "embedding"
-
-    def __init__(
-        self,
-        *,
-        prototypes: str | Path = PROTOTYPES,
-        threshold: float = DEFAULT_THRESHOLD,
-        encoder: Any = None,
-        model_dir: str | None = None,
-    ) -> None:
-        self.threshold = threshold
-        self._encoder = encoder
-        self._model_dir = model_dir
-        self._path = Path(prototypes)
-        self._lock = threading.Lock()
-        self._pos: np.ndarray | None = None
-        self._neg: np.ndarray | None = None
-        self._pos_labels: list[str] = []
-
-    def _embed(self, texts: list[str]) -> np.ndarray:
-        if self._encoder is None:
-            self._encoder = _shared_encoder(self._model_dir)
-        x = np.asarray(self._encoder.pooled(texts), dtype=np.float32)
-        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
-
-    def _ready(self) -> tuple[np.ndarray, np.ndarray]:
-        with self._lock:
-            if self._pos is None or self._neg is None:
-                texts, labels = _read_prototypes(self._path)
-                emb = self._embed(texts)
-                pos = [i for i, lab in enumerate(labels) if lab != "none"]
-                neg = [i for i, lab in enumerate(labels) if lab == "none"]
-                self._pos, self._neg = emb[pos], emb[neg]
-                self._pos_labels = [labels[i] for i in pos]
-            return self._pos, self._neg
-
-    def warm_up(self) -> None:
-        self._ready()
-
-    def score(self, text: str) -> tuple[float, Category]:
-        pos, neg = self._ready()
-        x = self._embed([text])[0]
-        sp, sn = pos @ x, neg @ x
-        top = np.argsort(sp)[-_K:]
-        s = float(sp[top].mean() - np.sort(sn)[-_K:].mean())
-        label = self._pos_labels[int(top[-1])]
-        return s, ("violence" if label == "violence" else "self_harm")
-
-    def assess(self, text: str) -> RiskAssessment:
-        if not text.strip():
-            zero: dict[str, float] = dict.fromkeys(CATEGORIES, 0.0)
-            return RiskAssessment(False, None, None, zero)
-        s, cat = self.score(text)
-        scores: dict[str, float] = {c: (round(s, 4) if c == cat else 0.0) for c in CATEGORIES}
-        if s <= self.threshold:
-            return RiskAssessment(False, None, None, scores)
-        hit = RuleHit("semantic.nearest", cat, "medium", FLAG_THRESHOLD, (0, len(text)), text)
-        return RiskAssessment(True, cat, "medium", scores, (hit,))
+#: The names :func:`load_detector` accepts.
+DETECTORS = ("auto", "hybrid", "learned", "rules")
 
 
 class HybridDetector:
-    """Rules first; the embedding backstop for what they miss (see the module doc)."""
+    """Rules + learned stage (see the module doc). ``learned=None`` builds the shipped one."""
 
     name = "hybrid"
 
     def __init__(
         self,
         rules: RuleBasedDetector | None = None,
-        semantic: EmbeddingRiskDetector | None = None,
+        learned: Any = None,
     ) -> None:
         self.rules = rules or RuleBasedDetector()
-        self.semantic = semantic or EmbeddingRiskDetector()
+        self.learned = learned if learned is not None else LearnedRiskDetector()
+        self._failed = False
 
     def warm_up(self) -> None:
-        self.semantic.warm_up()
+        """Load the learned stage now (and build its ONNX export once), off the first turn."""
+        warm = getattr(self.learned, "warm_up", None)
+        if callable(warm):
+            warm()
 
-    def assess(self, text: str) -> RiskAssessment:
-        r = self.rules.assess(text)
+    def assess(self, text: str, history: Sequence[str] = ()) -> RiskAssessment:
+        r = self.rules.assess(text, history)
+        try:
+            m = self.learned.assess(text, history)
+        except Exception as exc:  # the rules still stand; never fail a turn on the backstop
+            if not self._failed:
+                _log.error("safety: learned stage failed (%s); using the rules' verdict", exc)
+                self._failed = True
+            return r
+        scores = {**r.scores, **{f"learned.{k}": v for k, v in m.scores.items()}}
         if r.flagged:
-            return r
-        explicit_no = any(d.endswith((":negated", ":past", ":third_person")) for d in r.dropped)
-        if explicit_no and not r.hits:
-            return r
-        return self.semantic.assess(text)
+            return RiskAssessment(True, r.category, r.severity, scores, r.hits + m.hits,
+                                  r.dropped)
+        if m.flagged:
+            return RiskAssessment(True, m.category, m.severity, scores, r.hits + m.hits,
+                                  r.dropped)
+        return RiskAssessment(False, None, None, scores, r.hits, r.dropped)
 
 
-def load_detector(name: str = "rules") -> Any:
-    """``rules`` | ``hybrid`` | ``auto`` (hybrid when the perception extra is installed, else
-    rules). ``hybrid`` without the encoder is a :class:`~affagent.errors.ConfigError`."""
+def learned_available() -> str | None:
+    """None when the learned stage can run here, else why not (for ``auto``'s warning)."""
+    from affagent.errors import ConfigError
+    from affagent.perception.encoder import default_encoder_dir
+
+    if not (WEIGHTS_DIR / "meta.json").is_file():
+        return f"no safety model in {WEIGHTS_DIR}"
+    if importlib.util.find_spec("tokenizers") is None:
+        return "the tokenizers package is not installed"
+    if importlib.util.find_spec("onnxruntime") is None and importlib.util.find_spec(
+            "torch") is None:
+        return "neither onnxruntime nor torch is installed"
+    try:
+        default_encoder_dir()
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
+def load_detector(name: str = "auto") -> Any:
+    """A risk detector by name:
+
+    - ``auto`` (the default): ``hybrid`` when the sentence encoder is installed (the
+      ``perception`` extra), else ``rules`` with a logged warning;
+    - ``hybrid``: rules + learned stage (a :class:`~affagent.errors.ConfigError` when the
+      encoder is missing);
+    - ``learned``: the learned stage alone (for evaluation);
+    - ``rules``: the rules alone (no model; microseconds).
+
+    Nothing heavy is loaded here: the model loads on the first message or ``warm_up()``."""
     from affagent.errors import ConfigError
 
     if name == "rules":
         return RuleBasedDetector()
-    if name in ("hybrid", "auto"):
-        try:
-            import torch  # noqa: F401
-            import transformers  # noqa: F401
-
-            from affagent.perception.encoder import default_encoder_dir
-
-            default_encoder_dir()
-        except (ImportError, ConfigError) as exc:
+    if name in ("auto", "hybrid", "learned"):
+        why = learned_available()
+        if why is not None:
             if name == "auto":
-                import logging
-
-                logging.getLogger("affagent.safety").warning(
-                    "safety detector 'auto': no sentence encoder (%s); using rules only", exc
-                )
+                _log.warning("safety detector 'auto': %s; using rules only", why)
                 return RuleBasedDetector()
-            raise ConfigError(
-                f"safety detector 'hybrid' needs the perception extra: {exc}"
-            ) from None
-        return HybridDetector()
-    raise ConfigError(f"unknown safety detector {name!r}; choose rules, hybrid or auto")
+            raise ConfigError(f"safety detector {name!r} needs the perception extra: {why}")
+        return LearnedRiskDetector() if name == "learned" else HybridDetector()
+    raise ConfigError(f"unknown safety detector {name!r}; choose {', '.join(DETECTORS)}")
