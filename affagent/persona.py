@@ -1,7 +1,9 @@
 """Personas: data files (``personas/*.yaml``) validated by a pydantic schema.
 
-A persona sets the personality (and so the resting mood and transition weights), the default
-dynamics, the speaking style and the emotional boundaries the prompt layer enforces.
+A persona sets the personality (and so the resting mood and transition weights), its **role**
+toward the user's feelings (how they are appraised before the dynamics:
+:mod:`affagent.affect.appraisal`), the default dynamics, the speaking style and the emotional
+boundaries the prompt layer enforces.
 
 Example ``personas/calm-counsellor.yaml``::
 
@@ -9,7 +11,8 @@ Example ``personas/calm-counsellor.yaml``::
     description: A steady, warm listener for emotional support.
     traits: {openness: 0.7, conscientiousness: 0.8, extraversion: 0.45,
              agreeableness: 0.9, neuroticism: 0.15}
-    dynamics: second:0.8
+    role: empathic_concern
+    dynamics: first:0.6
     style: Short, gentle sentences. Reflect feelings before offering anything.
     boundaries:
       - You are an AI assistant, not a human or a licensed therapist; say so if asked.
@@ -23,6 +26,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from affagent._yaml import read_yaml_mapping
+from affagent.affect.appraisal import ROLES, Role
 from affagent.affect.dynamics import DynamicsSpec, parse_dynamics
 from affagent.affect.personality import Personality
 from affagent.errors import ConfigError
@@ -38,6 +42,10 @@ class Persona(BaseModel):
     name: str = Field(min_length=1, max_length=80)
     description: str = Field("", max_length=500)
     traits: Personality
+    role: Role = Field(
+        "contagion",
+        description="How the user's feeling is appraised: " + ", ".join(ROLES),
+    )
     dynamics: str = Field("second:0.8", description="Default dynamics, e.g. first:0.3")
     style: str = Field(min_length=1, max_length=2000)
     boundaries: list[str] = Field(default_factory=list)
@@ -64,6 +72,8 @@ def _format_validation(path: Path, err: ValidationError) -> str:
             msg = f"must be between 0 and 1 (got {e.get('input')!r})"
         elif e["type"] == "extra_forbidden":
             msg = "unknown field"
+        elif loc == "role":
+            msg = f"must be one of {', '.join(ROLES)} (got {e.get('input')!r})"
         parts.append(f"{loc}: {msg}")
     return f"{path}: invalid persona: " + "; ".join(parts)
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from affagent.errors import ConfigError
-from affagent.persona import load_persona
+from affagent.persona import list_personas, load_persona
 
 
 def _write(tmp_path: Path, body: str) -> Path:
@@ -40,3 +40,31 @@ def test_malformed_persona_files(tmp_path: Path, body: str, needle: str) -> None
 def test_unknown_persona_lists_available() -> None:
     with pytest.raises(ConfigError, match="calm-counsellor"):
         load_persona("no-such-persona")
+
+
+def test_unknown_role_names_field_and_allowed_values(tmp_path: Path) -> None:
+    f = _write(tmp_path, "name: X\nstyle: s\ntraits: {}\nrole: therapist\n")
+    with pytest.raises(ConfigError) as e:
+        load_persona(str(f))
+    msg = str(e.value)
+    assert str(f) in msg and "role: must be one of" in msg
+    assert "empathic_concern, contagion, composed" in msg and "'therapist'" in msg
+
+
+@pytest.mark.parametrize("stem", list_personas())
+def test_every_shipped_persona_declares_its_role(stem: str) -> None:
+    from affagent._yaml import read_yaml_mapping
+    from affagent.affect.appraisal import ROLES
+    from affagent.persona import persona_dir
+
+    raw = read_yaml_mapping(persona_dir() / f"{stem}.yaml", "persona")
+    assert raw.get("role") in ROLES, f"{stem}.yaml must declare role: one of {ROLES}"
+    assert load_persona(stem).role == raw["role"]
+
+
+def test_roles_of_the_shipped_personas() -> None:
+    """The neutral persona mirrors (so the paper replication is unchanged by appraisal); the
+    listener and the professionals do not."""
+    assert load_persona("neutral").role == "contagion"
+    assert load_persona("calm-counsellor").role == "empathic_concern"
+    assert load_persona("support-agent").role == "composed"

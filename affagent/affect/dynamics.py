@@ -84,15 +84,19 @@ def parse_dynamics(text: str) -> DynamicsSpec:
         if param is not None:
             raise ConfigError(f"'stateless' takes no parameter; accepted forms: {ACCEPTED_FORMS}")
         return DynamicsSpec("stateless")
-    if param is None or not math.isfinite(param):
+    if param is None:
         raise ConfigError(f"{kind!r} needs a parameter; accepted forms: {ACCEPTED_FORMS}")
+    if not math.isfinite(param):
+        raise ConfigError(f"{text.strip()!r}: the parameter {p!r} is not a finite number")
     if kind == "first":
         if spring is not None or not 0.0 < param <= 1.0:
             raise ConfigError(f"first:ALPHA needs 0 < ALPHA <= 1 (got {text!r})")
         return DynamicsSpec("first", param)
     if not 0.0 <= param < 1.0:
         raise ConfigError(f"second:MU needs 0 <= MU < 1 (got {text!r})")
-    if spring is not None and not (math.isfinite(spring) and 0.0 <= spring <= 0.5):
+    if spring is not None and not math.isfinite(spring):
+        raise ConfigError(f"{text.strip()!r}: the spring {k!r} is not a finite number")
+    if spring is not None and not 0.0 <= spring <= 0.5:
         raise ConfigError(f"second:MU:SPRING needs 0 <= SPRING <= 0.5 (got {text!r})")
     return DynamicsSpec("second", param, spring)
 

@@ -178,7 +178,7 @@ def prototypes() -> tuple[Prototype, ...]:
     )
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=32)
 def _arrays(vocabulary: frozenset[str] | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     ps = [p for p in prototypes() if vocabulary is None or p.term in vocabulary]
     mu = np.array([p.mean.as_tuple() for p in ps])
@@ -209,10 +209,15 @@ def label_vad(label: str) -> VAD:
     if key == "neutral":
         return VAD()
     key = ALIASES.get(key, key)
-    for p in prototypes():
-        if p.term == key:
-            return p.mean
-    raise KeyError(f"no VAD location for emotion label {label!r}")
+    loc = _locations().get(key)
+    if loc is None:
+        raise KeyError(f"no VAD location for emotion label {label!r}")
+    return loc
+
+
+@lru_cache(maxsize=1)
+def _locations() -> dict[str, VAD]:
+    return {p.term: p.mean for p in prototypes()}
 
 
 def expected_vad(distribution: dict[str, float]) -> VAD:
@@ -232,7 +237,8 @@ def expected_vad(distribution: dict[str, float]) -> VAD:
     return VAD(acc[0] / tot, acc[1] / tot, acc[2] / tot)
 
 
-def _intensity(norm: float) -> str:
+def intensity_word(norm: float) -> str:
+    """``slightly`` / ``mildly`` / ``clearly`` / ``strongly`` for a distance from neutral."""
     if norm < 0.3:
         return "slightly"
     if norm < 0.55:
@@ -253,15 +259,17 @@ def describe(state: VAD, velocity: VAD | None = None, top_k: int = 2) -> str:
         words = "calm and neutral"
     else:
         terms = [t for t, _ in mixture(state, top_k=top_k, vocabulary=DESCRIPTIVE_TERMS)]
-        words = f"{_intensity(norm)} {' and '.join(terms)}"
+        words = f"{intensity_word(norm)} {' and '.join(terms)}"
     if velocity is not None:
-        trend = _trend(state, velocity)
+        trend = trend_word(state, velocity)
         if trend:
             words = f"{words}, {trend}"
     return words
 
 
-def _trend(state: VAD, velocity: VAD) -> str:
+def trend_word(state: VAD, velocity: VAD) -> str:
+    """Where the state is heading, from the velocity: ``brightening``, ``calming down``,
+    ``souring``, ``cooling``, ``stirring``, ``settling``, or ``""`` when it is still."""
     if velocity.norm() < 0.03:
         return ""
     if velocity.v > 0.03:

@@ -134,7 +134,24 @@ def peld_response(preceding: VAD, variation: VAD, weight: VAD) -> VAD:
 
 
 def target(impulse: VAD, w: TransitionWeights) -> VAD:
-    """Where an impulse pushes this personality: PELD with the resting mood as the preceding
-    emotion and the perceived VAD as the variation, ``e = clamp(rest + x ⊙ g(x))``. A neutral
-    impulse (0, 0, 0) targets the resting mood, so every dynamics mode settles there."""
-    return peld_response(w.rest, impulse, w.gains_for(impulse))
+    """Where an impulse pushes this personality, per axis with ``r`` the resting mood, ``x`` the
+    impulse (the appraised stimulus) and ``g`` the gain for its sign:
+
+    - ``x`` in the direction of ``r`` (or ``r = 0``): ``e = clamp(r + g x)``, PELD's transition
+      (Wen et al. 2021) with the resting mood as the preceding emotion;
+    - ``x`` against ``r``: ``e = r (1 − |x|) + g x``: the impulse takes the place of that share
+      of the resting mood, so a strong event is felt whatever the temperament (a pleasant,
+      stable counsellor is not still "content" when someone is in distress; ALMA's mood
+      likewise moves into the octant of the active emotion, Gebhard 2005).
+
+    Continuous and increasing in ``x``; ``x = 0`` targets the resting mood, so every dynamics
+    mode settles there; with ``r = 0`` (the neutral persona) both cases are ``e = g x``.
+    """
+    g = w.gains_for(impulse)
+    out = []
+    for r, x, k in zip(w.rest, impulse, g, strict=True):
+        if x * r < 0:
+            out.append(clamp(r * (1.0 - abs(x)) + k * x))
+        else:
+            out.append(clamp(r + k * x))
+    return VAD.of(out)
