@@ -10,8 +10,15 @@ one call on ``--batch`` utterances divided by their number. Both wall-clock and 
 time are printed: on a shared, overloaded machine the CPU time (one intra-op thread) is the
 better estimate of the latency on an idle core.
 
+``--turns N`` (default 60; 0 to skip) times the per-turn affective budget the way the agent
+spends it, on ESConv valid conversations: for each supporter turn, perceive the user's latest
+message (estimate + classify with cause words) and choose a strategy for the dialogue so far
+(``--selectors``, default ``learned,learned-minilm``); the supporter's reply is then
+"reflected" (estimated) untimed, as the agent does after generating. Reported: p50 of
+perceive + choose and of choose alone, and their ratio to one bare encoder pass.
+
     nice -n 10 .venv/bin/python scripts/bench_perception.py    # torch and onnx, ED texts if found
-    .venv/bin/python scripts/bench_perception.py --runtime torch --threads 2 --json
+    .venv/bin/python scripts/bench_perception.py --runtime onnx --only-turns --json
 """
 
 from __future__ import annotations
@@ -73,7 +80,7 @@ def pct(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
-def bench(runtime: str, texts: list[str], n: int, bsz: int) -> dict:
+def bench(runtime: str, texts: list[str], n: int, bsz: int, only_bare: bool = False) -> dict:
     from affagent.perception.classifiers import EncoderEmotionClassifier
     from affagent.perception.estimators import EncoderVADEstimator
 
@@ -104,6 +111,10 @@ def bench(runtime: str, texts: list[str], n: int, bsz: int) -> dict:
         enc.clear_cache()
 
     record("bare_encoder_forward", timed(lambda: enc._forward([cur["t"]]), n, pick))
+    if only_bare:
+        res["bare_encoder_forward"].update(ratio_to_bare_p50=1.0, cpu_ratio_to_bare=1.0)
+        return {"runtime": runtime, "threads": enc.threads, "load_s": round(load_s, 2),
+                "classifier_extra_load_s": round(clf_load_s, 2), "latency": res}
     record("estimator_single", timed(lambda: est.estimate([cur["t"]]), n, pick))
     record("classifier_single", timed(lambda: clf.classify([cur["t"]]), n, pick))
 
@@ -133,23 +144,104 @@ def bench(runtime: str, texts: list[str], n: int, bsz: int) -> dict:
             "_outputs": (vad, probs)}
 
 
+def bench_turns(n_turns: int, selectors: list[str], bare_ms: tuple[float, float]) -> dict:
+    """perceive + choose per supporter turn of ESConv valid conversations (see the module
+    docstring); each selector runs in its own pass over the same turns."""
+    from affagent.perception.classifiers import EncoderEmotionClassifier
+    from affagent.perception.estimators import EncoderVADEstimator
+    from affagent.strategy import load_selector
+    from affagent.strategy.data import load_esconv
+    from affagent.types import DialogueTurn, StrategyContext
+
+    root = Path(os.environ.get("AFFAGENT_SHARED_DATA",
+                               Path(__file__).resolve().parents[2] / "shared" / "data"))
+    path = root / "esconv" / "valid.jsonl"
+    if not path.is_file():
+        print(f"turns: skipped ({path} not found)", file=sys.stderr)
+        return {}
+    dialogues = load_esconv(path)
+    est = EncoderVADEstimator()
+    clf = EncoderEmotionClassifier("goemotions")
+    out: dict = {}
+    for name in selectors:
+        sel = load_selector(name)
+        warm = getattr(sel, "warm_up", None)
+        if callable(warm):
+            warm()
+        est.model.encoder.clear_cache()
+        both, choose = ([], []), ([], [])
+        done = 0
+        for d in dialogues:
+            seen: list[DialogueTurn] = []
+            for i, turn in enumerate(d):
+                if turn.speaker == "usr":
+                    if i + 1 < len(d) and d[i + 1].speaker == "usr":
+                        # a message the user sent before the next one: the agent perceived
+                        # it (and replied) at its own turn; untimed here
+                        est.estimate([turn.text])
+                        clf.classify([turn.text])
+                    seen.append(turn)
+                    continue
+                if seen and seen[-1].speaker == "usr" and done < n_turns:
+                    t, c = time.perf_counter(), time.process_time()
+                    est.estimate([seen[-1].text])
+                    clf.classify([seen[-1].text])
+                    t2, c2 = time.perf_counter(), time.process_time()
+                    sel.select(StrategyContext(dialogue=list(seen)))
+                    t3, c3 = time.perf_counter(), time.process_time()
+                    both[0].append((t3 - t) * 1000)
+                    both[1].append((c3 - c) * 1000)
+                    choose[0].append((t3 - t2) * 1000)
+                    choose[1].append((c3 - c2) * 1000)
+                    done += 1
+                est.estimate([turn.text])  # reflect: the agent reads its own reply
+                seen.append(turn)
+            if done >= n_turns:
+                break
+        # the first turn of each conversation perceives nothing new for a user block; the
+        # first timed turn also pays the selector's lazy imports: drop it
+        row = {"turns": len(both[0]) - 1,
+               "perceive_choose_p50_ms": round(pct(both[0][1:], 0.5), 2),
+               "perceive_choose_cpu_p50_ms": round(pct(both[1][1:], 0.5), 2),
+               "choose_p50_ms": round(pct(choose[0][1:], 0.5), 2),
+               "choose_cpu_p50_ms": round(pct(choose[1][1:], 0.5), 2)}
+        row["ratio_to_bare_p50"] = round(row["perceive_choose_p50_ms"] / bare_ms[0], 2)
+        row["cpu_ratio_to_bare"] = round(row["perceive_choose_cpu_p50_ms"] / bare_ms[1], 2)
+        out[name] = row
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=100, help="utterances for single-text timings")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--runtime", choices=["torch", "onnx", "both"], default="both")
     ap.add_argument("--threads", type=int, help="intra-op threads (default 1)")
+    ap.add_argument("--turns", type=int, default=60,
+                    help="supporter turns for the perceive + choose figure (0: skip)")
+    ap.add_argument("--selectors", default="learned,learned-minilm")
+    ap.add_argument("--only-turns", action="store_true",
+                    help="skip the batched figures (the bare pass is still timed)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if args.threads:
         os.environ["AFFAGENT_PERCEPTION_THREADS"] = str(args.threads)
     texts = texts_for_bench(max(args.n, args.batch))
-    runs = [bench(r, texts, args.n, args.batch)
-            for r in (["torch", "onnx"] if args.runtime == "both" else [args.runtime])]
+    runtimes = ["torch", "onnx"] if args.runtime == "both" else [args.runtime]
+    if args.only_turns:
+        runtimes = ["onnx" if args.runtime == "both" else args.runtime]
+    runs = [bench(r, texts, args.n, args.batch, args.only_turns) for r in runtimes]
+    turns: dict = {}
+    if args.turns:
+        os.environ["AFFAGENT_PERCEPTION_RUNTIME"] = runtimes[-1]
+        bare = runs[-1]["latency"]["bare_encoder_forward"]
+        turns = bench_turns(args.turns, [s.strip() for s in args.selectors.split(",")],
+                            (bare["p50_ms"], bare["cpu_p50_ms"]))
     words = statistics.mean(len(t.split()) for t in texts[: args.n])
     out: dict = {"n": args.n, "batch": args.batch, "mean_words": round(words, 1),
-                 "runs": [{k: v for k, v in r.items() if k != "_outputs"} for r in runs]}
-    if len(runs) == 2:
+                 "runs": [{k: v for k, v in r.items() if k != "_outputs"} for r in runs],
+                 "perceive_choose": turns}
+    if len(runs) == 2 and "_outputs" in runs[1]:
         import numpy as np
 
         (v0, p0), (v1, p1) = runs[0]["_outputs"], runs[1]["_outputs"]
@@ -168,6 +260,13 @@ def main() -> None:
                       f"{v['cpu_ratio_to_bare']:8.2f}")
         if "max_abs_diff" in out:
             print(f"torch vs onnx, max |difference|: {out['max_abs_diff']}")
+        for name, row in turns.items():
+            print(f"perceive + choose ({name}, {row['turns']} supporter turns, "
+                  f"{runtimes[-1]}): p50 {row['perceive_choose_p50_ms']:.1f} ms wall / "
+                  f"{row['perceive_choose_cpu_p50_ms']:.1f} ms CPU = "
+                  f"{row['ratio_to_bare_p50']:.2f}x / {row['cpu_ratio_to_bare']:.2f}x one bare "
+                  f"pass; choose alone {row['choose_p50_ms']:.1f} ms wall / "
+                  f"{row['choose_cpu_p50_ms']:.1f} ms CPU")
     print(json.dumps(out))
 
 

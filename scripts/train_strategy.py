@@ -1,15 +1,20 @@
 #!/usr/bin/env python
-"""Train the learned strategy selector's head on ESConv and pick it on valid.
+"""Train a learned strategy selector's head on ESConv and pick it on valid.
 
-    nice -n 10 python scripts/train_strategy.py \
+    nice -n 10 python scripts/train_strategy.py --features perception \
         --train ../shared/data/esconv/train.jsonl --valid ../shared/data/esconv/valid.jsonl
 
-Steps: every utterance of both files is encoded once with frozen all-MiniLM-L6-v2 (cached in
-``--cache-dir`` so reruns are instant); each supporter turn after the first becomes one example
-(:mod:`affagent.strategy.features`); candidate heads are fitted on train only: ``--models``
-lists ``lr:PCA:C`` (multinomial logistic regression) or ``mlp:PCA:HIDDEN:WD:EPOCHS[:SEEDS]``
-(SEEDS > 1: an ensemble, folded into one wider MLP), each
-over the text blocks reduced to PCA components (0 = none) plus the structured features. The
+``--features perception`` (the ``learned`` selector, written to
+``_weights/strategy_perception.npz``) reads the shipped perception model's pooled vectors of
+each utterance and its heads' affect readings; ``--features minilm`` (``learned-minilm``,
+``_weights/strategy_head.npz``) frozen all-MiniLM-L6-v2 sentence embeddings.
+
+Steps: every utterance of both files is encoded once (cached in ``--cache-dir``, keyed by the
+texts and, for perception, the weights' fingerprint, so reruns are instant); each supporter
+turn after the first becomes one example (:mod:`affagent.strategy.features`); candidate heads
+are fitted on train only: ``--models`` lists ``lr:PCA:C`` (multinomial logistic regression) or
+``mlp:PCA:HIDDEN:WD:EPOCHS[:SEEDS]`` (SEEDS > 1: an ensemble, folded into one wider MLP), each
+over the text blocks reduced to PCA components (0 = none) plus the other features. The
 bias-control offsets are fitted *without labels* by matching the head's predicted shares on
 valid inputs to the training prior (:func:`affagent.strategy.calibration.match_marginals`).
 The candidate with the best valid Q among those with B <= ``--max-bias`` is written to
@@ -36,8 +41,10 @@ sys.path.insert(0, str(ROOT))
 from affagent.strategy.calibration import match_marginals, prior_offsets  # noqa: E402
 from affagent.strategy.data import iter_examples, load_esconv  # noqa: E402
 from affagent.strategy.features import (  # noqa: E402
+    CONTEXT_BLOCKS,
     N_STRUCTURED,
     WINDOW_TURNS,
+    context_features,
     structured_features,
     text_features,
 )
@@ -77,32 +84,72 @@ def utterance_embeddings(files: list[Path], cache_dir: Path) -> dict[str, np.nda
     return dict(zip(ordered, emb.astype(np.float32), strict=True))
 
 
-def design(path: Path, emb: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def perception_embeddings(
+    files: list[Path], cache_dir: Path
+) -> tuple[dict[str, np.ndarray], object, str]:
+    """Every utterance of the files (as written) → the perception encoder's pooled vector,
+    cached on disk by content and weights; also the encoder adapter (for the affect heads)
+    and the weights' fingerprint."""
+    from affagent.strategy.encoder import PerceptionEncoder
+
+    raw: set[str] = set()
+    for f in files:
+        for d in load_esconv(f):
+            raw.update(t.text for t in d)
+    ordered = sorted({t.strip() for t in raw if t.strip()})
+    enc = PerceptionEncoder()
+    fp = enc.fingerprint()
+    key = hashlib.sha256("\n".join(ordered).encode()).hexdigest()[:16]
+    cache = cache_dir / f"utt_perception_{fp}_{key}.npz"
+    if cache.exists():
+        log(f"embeddings from {cache}")
+        with np.load(cache, allow_pickle=True) as z:
+            table = dict(zip(z["texts"].tolist(), z["emb"], strict=True))
+    else:
+        log(f"encoding {len(ordered)} utterances with the perception encoder (cached to {cache})")
+        emb = enc.model.encoder.pooled(ordered, batch_size=64)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, texts=np.array(ordered, dtype=object), emb=emb.astype(np.float32))
+        table = dict(zip(ordered, emb.astype(np.float32), strict=True))
+    # the runtime looks texts up as written; surrounding spaces do not change the vector
+    return {t: table[t.strip()] for t in raw if t.strip()}, enc, fp
+
+
+def design(
+    path: Path, emb: dict[str, np.ndarray], enc: object | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Feature rows and gold labels; ``enc`` (a PerceptionEncoder) selects the ``learned``
+    features, else the ``learned-minilm`` ones."""
     examples = list(iter_examples(load_esconv(path)))
     dim = len(next(iter(emb.values())))
-    x = np.stack(
-        [
+    if enc is not None:
+        affect, adim = enc.affect, int(enc.affect_dim)  # type: ignore[attr-defined]
+        rows = [context_features(e.dialogue, emb, dim, affect, adim) for e in examples]
+    else:
+        rows = [
             np.concatenate([text_features(e.dialogue, emb, dim), structured_features(e.dialogue)])
             for e in examples
         ]
-    ).astype(np.float32)
+    x = np.stack(rows).astype(np.float32)
     y = np.array([STRATEGY_NAMES.index(e.gold) for e in examples])
     return x, y
 
 
-def input_map(x: np.ndarray, dim: int, pca: int) -> tuple[np.ndarray, np.ndarray]:
+def input_map(
+    x: np.ndarray, dim: int, pca: int, n_blocks: int = 3
+) -> tuple[np.ndarray, np.ndarray]:
     """A linear map ``z = x @ M + v`` to standardised model inputs, fitted on train.
 
-    With ``pca > 0`` each of the three text blocks is first projected on its top ``pca``
-    principal components (the frozen embeddings carry little strategy signal per dimension,
-    and a linear head over all 1,152 dimensions overfits); the structured features pass
-    through. Because the map is linear it folds into the head's first layer, so the shipped
-    head still reads the raw feature vector.
+    With ``pca > 0`` each of the ``n_blocks`` text blocks (the first ``n_blocks·dim``
+    columns) is first projected on its top ``pca`` principal components (the frozen
+    embeddings carry little strategy signal per dimension, and a linear head over all of them
+    overfits); the other features pass through. Because the map is linear it folds into the
+    head's first layer, so the shipped head still reads the raw feature vector.
     """
     n_in = x.shape[1]
     cols: list[np.ndarray] = []
     offs: list[np.ndarray] = []
-    for b in range(3):
+    for b in range(n_blocks):
         blk = slice(b * dim, (b + 1) * dim)
         if pca > 0:
             from sklearn.decomposition import PCA
@@ -117,9 +164,9 @@ def input_map(x: np.ndarray, dim: int, pca: int) -> tuple[np.ndarray, np.ndarray
             m[blk] = np.eye(dim)
             cols.append(m)
             offs.append(np.zeros(dim))
-    n_struct = n_in - 3 * dim
+    n_struct = n_in - n_blocks * dim
     m = np.zeros((n_in, n_struct))
-    m[3 * dim :] = np.eye(n_struct)
+    m[n_blocks * dim :] = np.eye(n_struct)
     cols.append(m)
     offs.append(np.zeros(n_struct))
     big_m, v = np.hstack(cols), np.concatenate(offs)
@@ -210,24 +257,41 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--train", type=Path, default=data / "train.jsonl")
     ap.add_argument("--valid", type=Path, default=data / "valid.jsonl")
-    ap.add_argument(
-        "--out", type=Path, default=ROOT / "affagent" / "_weights" / "strategy_head.npz"
-    )
+    ap.add_argument("--features", choices=["perception", "minilm"], default="perception",
+                    help="perception: the learned selector; minilm: learned-minilm")
+    ap.add_argument("--out", type=Path, help="head file (default: the shipped one for "
+                    "--features)")
     ap.add_argument("--cache-dir", type=Path, default=Path("/tmp/affagent-strategy"))
     ap.add_argument("--models", default="lr:16:0.1,mlp:16:64:0.05:20:5")
     ap.add_argument("--max-bias", type=float, default=0.25)
     ap.add_argument("--seed", type=int, default=13)
     args = ap.parse_args()
+    weights = ROOT / "affagent" / "_weights"
+    if args.out is None:
+        args.out = weights / ("strategy_perception.npz" if args.features == "perception"
+                              else "strategy_head.npz")
 
-    emb = utterance_embeddings([args.train, args.valid], args.cache_dir)
-    xtr, ytr = design(args.train, emb)
-    xva, yva = design(args.valid, emb)
+    enc = None
+    extra: dict[str, object] = {}
+    if args.features == "perception":
+        emb, enc, fp = perception_embeddings([args.train, args.valid], args.cache_dir)
+        n_blocks = len(CONTEXT_BLOCKS)
+        extra = {"perception_fingerprint": fp, "blocks": list(CONTEXT_BLOCKS),
+                 "affect_dim": int(enc.affect_dim),  # type: ignore[attr-defined]
+                 "encoder": "perception (all-MiniLM-L6-v2 + the shipped LoRA adapter)"}
+    else:
+        emb = utterance_embeddings([args.train, args.valid], args.cache_dir)
+        n_blocks = 3
+        extra = {"encoder": "all-MiniLM-L6-v2"}
+    xtr, ytr = design(args.train, emb, enc)
+    xva, yva = design(args.valid, emb, enc)
     log(f"train {xtr.shape}, valid {xva.shape}")
     dim = len(next(iter(emb.values())))
     prior = np.bincount(ytr, minlength=len(NAMES)) / len(ytr)
     meta_base = {
         "names": list(STRATEGY_NAMES),
-        "encoder": "all-MiniLM-L6-v2",
+        "features": args.features,
+        **extra,
         "dim": dim,
         "window_turns": WINDOW_TURNS,
         "n_structured": N_STRUCTURED,
@@ -243,7 +307,7 @@ def main() -> None:
         kind, pca, *p = spec.split(":")
         t0 = time.time()
         if (int(pca), dim) not in maps:
-            maps[(int(pca), dim)] = input_map(xtr, dim, int(pca))
+            maps[(int(pca), dim)] = input_map(xtr, dim, int(pca), n_blocks)
         m, v = maps[(int(pca), dim)]
         ztr = xtr @ m + v
         if kind == "lr":

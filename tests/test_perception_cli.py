@@ -64,3 +64,14 @@ def test_eval_commands_on_small_files(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["n"] == 2 and out["acc_at_5"] >= out["acc_at_1"] >= 0.5
+
+
+def test_part_is_for_empathetic_files_only(tmp_path: Path) -> None:
+    ge = tmp_path / "ge.tsv"
+    ge.write_text("I love it\t18\tx1\n")
+    r = run("emotions", "--data", str(ge), "--part", "heldout")
+    assert r.returncode == 2 and "EmpatheticDialogues files only" in r.stderr
+    ed = tmp_path / "ed.jsonl"
+    ed.write_text('{"context": ["my dog died"], "emotion": "sad"}\n')
+    r = run("emotions", "--data", str(ed), "--part", "test")
+    assert r.returncode == 2 and "fit, select, heldout" in r.stderr

@@ -86,3 +86,24 @@ def test_shared_files_parse(shared_data: Path) -> None:
     assert len(read_emobank(shared_data / "emobank" / "emobank.csv", "dev")) == 1000
     assert len(read_goemotions(shared_data / "goemotions" / "dev.tsv")) == 5426
     assert len(read_empathetic(shared_data / "empatheticdialogues" / "ed_dev.jsonl")) == 5734
+
+
+def test_ed_split_is_by_conversation_and_fixed(tmp_path: Path) -> None:
+    from affagent.perception.data import ED_PARTS, grouped_part
+
+    p = tmp_path / "ed.jsonl"
+    rows = [{"context": [f"story {i}", "oh no", "yes"][: 1 + (k % 3)], "emotion": "sad"}
+            for i in range(400) for k in range(2)]
+    p.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    items = read_empathetic(p)
+    assert items[1].context == ("story 0", "oh no") and items[1].group == "story 0"
+    parts: dict[str, set[str]] = {}
+    for it in items:
+        parts.setdefault(grouped_part(it.group), set()).add(it.group)
+    assert set(parts) == {name for name, _ in ED_PARTS}
+    assert not parts["fit"] & parts["heldout"] and not parts["select"] & parts["heldout"]
+    assert 0.5 < len(parts["fit"]) / 400 < 0.7 and 0.12 < len(parts["heldout"]) / 400 < 0.28
+    # the split is a function of the conversation and the seed alone
+    assert grouped_part("story 7") == grouped_part("story 7")
+    assert [grouped_part(f"story {i}", seed=1) for i in range(50)] != [
+        grouped_part(f"story {i}") for i in range(50)]

@@ -131,3 +131,26 @@ def test_a_cache_that_cannot_take_the_optimised_copy_still_serves(
     e = Encoder(max_length=64, runtime="onnx", cache_size=0)
     assert e.runtime == "onnx"
     assert np.abs(e.encode(["ok"])[0].pooled - encoder.encode(["ok"])[0].pooled).max() < 1e-6
+
+
+def test_two_first_exports_at_once_both_succeed(tmp_path: os.PathLike[str]) -> None:
+    """A first `affagent prepare` exports two encoders in parallel threads of a fresh process:
+    both must end on onnxruntime (they used to race on transformers' lazy imports and on
+    torch.onnx's global export flag, and one fell back to torch)."""
+    code = """
+import threading
+from affagent.perception.encoder import Encoder
+out = {}
+def build(scale):
+    out[scale] = Encoder(max_length=16, runtime="auto", cache_size=0, lora_scale=scale).runtime
+ts = [threading.Thread(target=build, args=(s,)) for s in (1.0, 0.5)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+print(sorted(out.values()))
+"""
+    env = {**os.environ, "AFFAGENT_CACHE_DIR": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "['onnx', 'onnx']", r.stderr
+    assert "using torch" not in r.stderr

@@ -61,7 +61,7 @@ def test_unknown_names() -> None:
 def test_broken_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
     ep = SimpleNamespace(name="broken", value="affagent.no_such_module:factory")
     monkeypatch.setattr(perception, "entry_points", lambda group: [ep])
-    with pytest.raises(ConfigError, match="failed to load"):
+    with pytest.raises(ImportError, match="failed to load"):  # the agent falls back on this
         load_classifier("broken")
 
 

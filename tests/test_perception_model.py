@@ -81,11 +81,34 @@ def test_empathetic_classifier(model: PerceptionModel) -> None:
     assert r.top(1)[0][0] in {"afraid", "terrified", "anxious", "apprehensive"}
 
 
+def test_empathetic_head_reads_the_whole_dialogue(model: PerceptionModel,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    clf = EncoderEmotionClassifier("empathetic", model=model)
+    assert clf.head.input == "dialogue"
+    opening = "My best friend moved across the country last week."
+    one = clf.probabilities_dialogues([[opening]])
+    assert np.allclose(one, clf.probabilities([opening]), atol=1e-5)  # a text = a 1-turn dialogue
+    dialogue = [opening, "Oh no, that must be hard. Do you talk often?",
+                "Not really, I feel so alone in this city now."]
+    p = clf.probabilities_dialogues([dialogue, ["", "  "], []])
+    assert np.allclose(p[0].sum(), 1.0, atol=1e-4) and not p[1:].any()
+    labels = list(clf.labels)
+    assert p[0, labels.index("lonely")] > one[0, labels.index("lonely")]  # the later turns count
+    calls: list[list[str]] = []
+    real = model.encoder._forward
+    monkeypatch.setattr(model.encoder, "_forward",
+                        lambda texts: calls.append(list(texts)) or real(texts))
+    clf.probabilities_dialogues([dialogue])
+    assert calls == []  # every utterance and the joined context came from the cache
+    r = clf.classify([dialogue[2]])[0]
+    assert r.causes and all(w.lower() in dialogue[2].lower() for w, _ in r.causes)
+
+
 def test_pooled_occlusion_is_the_mean_pool_without_the_word(model: PerceptionModel) -> None:
     enc = model.encode(["I am really angry at my brother"])[0]
     head = model.head("goemotions")
     k = head.labels.index("anger")
-    scored = dict(PerceptionModel.pooled_occlusion(enc, head, k))
+    scored = dict(model.pooled_occlusion(enc, head, k))
     rows = [i for w, idx in enc.words if w == "angry" for i in idx]
     keep = [i for i in range(enc.states.shape[0]) if i not in rows]
     direct = head.logits(enc.pooled)[k] - head.logits(enc.states[keep].mean(0))[k]

@@ -71,3 +71,19 @@ def test_wrong_inputs_give_one_line_errors(shared_data: Path, args: list[str], n
 def test_help_explains_the_metrics() -> None:
     r = run("strategy", "--help")
     assert r.returncode == 0 and "Bradley" in r.stdout and "--selector" in r.stdout
+
+
+def test_eval_strategy_side_by_side(shared_data: Path) -> None:
+    data = str(shared_data / "esconv/valid.jsonl")
+    r = run("strategy", "--data", data, "--selector", "prior,uniform", "--limit", "200",
+            "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.splitlines()[-1])
+    assert set(out["selectors"]) == {"prior", "uniform"}
+    assert out["selectors"]["prior"]["n"] == out["selectors"]["uniform"]["n"] == 200
+    assert out["selectors"]["prior"]["B"] > out["selectors"]["uniform"]["B"]
+    human = run("strategy", "--data", data, "--selector", "prior,uniform", "--limit", "200")
+    header = human.stdout.splitlines()[1].split()
+    assert header == ["prior", "uniform"] and "Q (macro-F1)" in human.stdout
+    bad = run("strategy", "--data", data, "--selector", "prior,oracle")
+    assert bad.returncode == 2 and "unknown selector" in bad.stderr

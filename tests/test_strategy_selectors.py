@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -13,17 +13,30 @@ from affagent.strategy import STRATEGY_NAMES, load_selector
 from affagent.strategy.baselines import TRAIN_COUNTS, train_prior
 from affagent.strategy.calibration import apply_offsets, match_marginals, prior_offsets
 from affagent.strategy.data import iter_examples, load_esconv
-from affagent.strategy.features import N_STRUCTURED, structured_features, texts_to_encode
-from affagent.strategy.learned import LearnedSelector, StrategyHead, load_head
+from affagent.strategy.features import (
+    CONTEXT_BLOCKS,
+    N_STRUCTURED,
+    context_features,
+    context_texts,
+    structured_features,
+    texts_to_encode,
+)
+from affagent.strategy.learned import (
+    DEFAULT_WEIGHTS,
+    MINILM_WEIGHTS,
+    LearnedSelector,
+    StrategyHead,
+    load_head,
+)
 from affagent.strategy.llm import LLMSelector, parse_strategy
 from affagent.types import (
-    ChatMessage,
+    BackendCapabilities,
     DialogueTurn,
-    GenerationParams,
     StrategyContext,
     StrategySelector,
     VADEstimate,
 )
+from tests.agent_fakes import FakeBackend
 
 DIM = 16
 
@@ -47,6 +60,25 @@ class HashEncoder:
         return np.array(out, dtype=np.float32)
 
 
+class HashPerception(HashEncoder):
+    """A fake perception encoder: hash vectors (not unit-norm) plus an affect reading."""
+
+    affect_dim = 4
+
+    def __init__(self, fingerprint: str = "fake") -> None:
+        super().__init__()
+        self._fp = fingerprint
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return 3.0 * super().encode(texts)
+
+    def affect(self, pooled: np.ndarray) -> np.ndarray:
+        return np.asarray(pooled)[..., : self.affect_dim] * 2.0
+
+    def fingerprint(self) -> str:
+        return self._fp
+
+
 def _dialogue() -> list[DialogueTurn]:
     return [
         DialogueTurn(speaker="usr", text="Hi there."),
@@ -68,6 +100,58 @@ def _head(tmp_path: Path, offsets: np.ndarray | None = None) -> Path:
     path = tmp_path / "head.npz"
     head.save(path)
     return path
+
+
+def _perception_head(tmp_path: Path, fingerprint: str = "fake") -> Path:
+    rng = np.random.default_rng(1)
+    d_in = len(CONTEXT_BLOCKS) * DIM + 2 * HashPerception.affect_dim + N_STRUCTURED
+    layers = [(rng.normal(size=(d_in, 8)).astype(np.float32), np.zeros(8, np.float32))]
+    meta = {"dim": DIM, "features": "perception", "perception_fingerprint": fingerprint}
+    head = StrategyHead(layers, np.zeros(d_in), np.ones(d_in), np.zeros(8), meta)
+    path = tmp_path / "perception.npz"
+    head.save(path)
+    return path
+
+
+def test_perception_selector_reads_each_utterance_once(tmp_path: Path) -> None:
+    enc = HashPerception()
+    sel = LearnedSelector(_perception_head(tmp_path), encoder=enc)
+    assert sel.name == "learned" and sel.kind == "perception"
+    ctxs = [StrategyContext(dialogue=_dialogue()[: k + 1]) for k in range(4)]
+    probs = sel.predict_proba(ctxs)
+    assert probs.shape == (4, 8) and np.allclose(probs.sum(axis=1), 1.0)
+    # one call for the whole batch, each text once, exactly as written
+    assert len(enc.calls) == 1 and sorted(enc.calls[0]) == sorted(t.text for t in _dialogue())
+    # select (one context, with a reason) and predict_proba (batches) agree
+    one = sel.select(ctxs[-1])
+    assert np.allclose([one.probabilities[n] for n in sel.names], probs[-1], atol=1e-6)
+    # a context with no supporter turn yet has zero supporter blocks
+    x = sel.features(ctxs[:1])[0]
+    assert not x[2 * DIM : 4 * DIM].any() and x[:DIM].any()
+
+
+def test_context_features_layout_and_affect() -> None:
+    d = _dialogue()
+    enc = HashPerception()
+    table = dict(zip(context_texts(d), enc.encode(context_texts(d)), strict=True))
+    x = context_features(d, table, DIM, enc.affect, enc.affect_dim)
+    n_text = len(CONTEXT_BLOCKS) * DIM
+    assert x.shape == (n_text + 2 * enc.affect_dim + N_STRUCTURED,)
+    blocks = x[:n_text].reshape(len(CONTEXT_BLOCKS), DIM)
+    # unit blocks; the supporter's turn before last does not exist yet: zero
+    assert np.allclose(np.linalg.norm(blocks, axis=1), [1, 1, 1, 0, 1, 1], atol=1e-5)
+    user_block = np.mean([table[t.text] for t in d[2:]], axis=0)
+    assert np.allclose(x[n_text : n_text + enc.affect_dim], enc.affect(user_block), atol=1e-5)
+    assert np.allclose(blocks[2], table["Hello! How are you?"] / 3.0, atol=1e-5)  # sys_prev
+    assert "" not in context_texts([DialogueTurn(speaker="usr", text="  ")])
+
+
+def test_perception_head_refuses_another_perception_model(tmp_path: Path) -> None:
+    sel = LearnedSelector(_perception_head(tmp_path, "aaaa"), encoder=HashPerception("bbbb"))
+    with pytest.raises(ConfigError, match=r"trained on perception weights aaaa.*retrain"):
+        sel.select(StrategyContext(dialogue=_dialogue()))
+    with pytest.raises(ConfigError, match="affect"):
+        LearnedSelector(_perception_head(tmp_path), encoder=HashEncoder())
 
 
 def test_learned_selector_contract_with_fake_encoder(tmp_path: Path) -> None:
@@ -150,23 +234,8 @@ def test_baselines() -> None:
         load_selector("prior", colour="red")
 
 
-class FakeBackend:
-    def __init__(self, answers: list[str], name: str = "fake") -> None:
-        self.name = name
-        self.answers = answers
-        self.seen: list[tuple[list[ChatMessage], GenerationParams]] = []
-
-    async def generate(self, messages: Sequence[ChatMessage], params: GenerationParams) -> str:
-        self.seen.append((list(messages), params))
-        return self.answers[(len(self.seen) - 1) % len(self.answers)]
-
-    async def stream(
-        self, messages: Sequence[ChatMessage], params: GenerationParams
-    ) -> AsyncIterator[str]:
-        yield await self.generate(messages, params)
-
-    async def aclose(self) -> None:
-        return None
+OPENAI_LIKE = BackendCapabilities(constrained="structured_outputs")
+EMBEDDED_LIKE = BackendCapabilities(constrained="guided_choice")
 
 
 @pytest.mark.parametrize(
@@ -185,60 +254,99 @@ def test_parse_strategy(answer: str, expected: str | None) -> None:
 
 
 def test_llm_selector_prompts_parses_and_constrains() -> None:
-    fake = FakeBackend(["Reflection of Feelings", "no idea"])
+    fake = FakeBackend(replies=["Reflection of Feelings", "no idea"], capabilities=EMBEDDED_LIKE)
     sel = LLMSelector(fake, constrained="guided_choice")
     ctx = StrategyContext(dialogue=_dialogue())
     c1 = sel.select(ctx)
     assert c1.strategy == "Reflection of feelings" and c1.probabilities[c1.strategy] == 1.0
-    msgs, params = fake.seen[0]
+    msgs, params = fake.calls[0]
     assert "Articulate and describe the help-seeker's feelings" in msgs[0].content
     assert "Supporter [Question]: Hello! How are you?" in msgs[1].content
     assert params.extra_body["guided_choice"] == list(STRATEGY_NAMES)
     c2 = asyncio.run(sel.aselect(ctx))
     assert c2.strategy == "Others" and "fell back" in c2.reason
-    vllm = LLMSelector(FakeBackend(["Question"], name="openai"))
+    vllm = LLMSelector(
+        FakeBackend(replies=["Question"], capabilities=OPENAI_LIKE)
+    )
     vllm.select(ctx)
     assert vllm.constrained == "structured_outputs"
-    assert vllm.backend.seen[0][1].extra_body["structured_outputs"] == {  # type: ignore[attr-defined]
+    assert vllm.backend.calls[0][1].extra_body["structured_outputs"] == {  # type: ignore[attr-defined]
         "choice": list(STRATEGY_NAMES)
     }
-    assert LLMSelector(FakeBackend(["x"], name="scripted")).constrained == "none"
+    assert LLMSelector(FakeBackend(replies=["x"])).constrained == "none"
 
 
 async def test_llm_select_works_inside_a_running_loop() -> None:
-    sel = LLMSelector(FakeBackend(["Information"]))
+    sel = LLMSelector(FakeBackend(replies=["Information"]))
     assert sel.select(StrategyContext(dialogue=_dialogue())).strategy == "Information"
 
 
-def test_shipped_head_metadata_is_honest() -> None:
-    head = load_head(_shipped())
+@pytest.mark.parametrize("path", [DEFAULT_WEIGHTS, MINILM_WEIGHTS], ids=["learned", "minilm"])
+def test_shipped_head_metadata_is_honest(path: Path) -> None:
+    assert path.exists(), f"ship {path}"
+    head = load_head(path)
     meta = head.meta
     assert meta["names"] == list(STRATEGY_NAMES) and meta["dim"] == 384
     assert "CC BY-NC 4.0" in meta["licence"]
     matched, none = meta["valid"]["matched"], meta["valid"]["none"]
     # bias control must pay for itself: lower B and higher Q than the raw head
     assert matched["B"] < none["B"] and matched["Q"] > none["Q"]
+    assert matched["B"] <= 0.25
 
 
-def _shipped() -> Path:
-    from affagent.strategy.learned import DEFAULT_WEIGHTS
+def test_shipped_learned_head_matches_the_shipped_perception_weights() -> None:
+    """Retraining perception without retraining the strategy head must fail here, not in a
+    user's conversation."""
+    from affagent.perception.model import WEIGHTS_DIR
+    from affagent.strategy.encoder import perception_fingerprint
 
-    assert DEFAULT_WEIGHTS.exists(), "ship affagent/_weights/strategy_head.npz"
-    return DEFAULT_WEIGHTS
+    meta = load_head(DEFAULT_WEIGHTS).meta
+    assert meta["features"] == "perception"
+    assert meta["perception_fingerprint"] == perception_fingerprint(WEIGHTS_DIR)
+    assert load_selector("learned-minilm").name == "learned-minilm"  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+def test_learned_selector_reuses_the_perception_pass() -> None:
+    """What the agent does: perceive the user's text, reflect on its reply, then choose. The
+    real selector must run no encoder pass of its own for texts perception has read."""
+    from affagent.perception import load_estimator
+
+    est = load_estimator()
+    d = _dialogue()
+    est.estimate([t.text for t in d])  # the agent read every one of these turns
+    sel = load_selector("learned")
+    enc = sel.encoder  # type: ignore[attr-defined]
+    model = enc.model
+    assert model is est.model  # type: ignore[attr-defined]  (one process-wide model)
+    passes: list[list[str]] = []
+    real = model.encoder._forward
+    model.encoder._forward = lambda texts: passes.append(list(texts)) or real(texts)
+    try:
+        choice = sel.select(StrategyContext(dialogue=d))
+        assert passes == []
+        new = [*d, DialogueTurn(speaker="usr", text="Nobody ever listens to me.")]
+        sel.select(StrategyContext(dialogue=new))
+        assert passes == [["Nobody ever listens to me."]]  # only the unseen text
+    finally:
+        model.encoder._forward = real
+    assert choice.strategy in STRATEGY_NAMES
+    assert "the user's message reads as" in choice.reason and "(V -" in choice.reason
 
 
 @pytest.mark.slow
 def test_real_learned_selector_beats_baselines_on_valid_subset(shared_data: Path) -> None:
-    """The shipped head with the real MiniLM encoder on the first 300 valid turns."""
+    """Both shipped heads with their real encoders on the first 300 valid turns."""
     from affagent.strategy.evaluation import evaluate_selector
 
     dialogues = load_esconv(shared_data / "esconv/valid.jsonl")
-    learned, _, _ = evaluate_selector(load_selector("learned"), dialogues, limit=300)
     prior, _, _ = evaluate_selector(load_selector("prior"), dialogues, limit=300)
-    assert learned.accuracy > prior.accuracy and learned.Q > prior.Q + 10
-    assert learned.B < 0.5
-    choice = load_selector("learned").select(StrategyContext(dialogue=_dialogue()))
-    assert choice.strategy in STRATEGY_NAMES and choice.reason
+    for name in ("learned", "learned-minilm"):
+        learned, _, _ = evaluate_selector(load_selector(name), dialogues, limit=300)
+        assert learned.accuracy > prior.accuracy and learned.Q > prior.Q + 10, name
+        assert learned.B < 0.5, name
+        choice = load_selector(name).select(StrategyContext(dialogue=_dialogue()))
+        assert choice.strategy in STRATEGY_NAMES and choice.reason
 
 
 @pytest.mark.parametrize(
@@ -251,7 +359,8 @@ def test_real_learned_selector_beats_baselines_on_valid_subset(shared_data: Path
     ],
 )
 def test_learned_selector_survives_odd_contexts(tmp_path: Path, dialogue: list) -> None:
-    sel = LearnedSelector(_head(tmp_path), encoder=HashEncoder())
-    choice = sel.select(StrategyContext(dialogue=dialogue))
-    assert choice.strategy in STRATEGY_NAMES
-    assert np.isfinite(list(choice.probabilities.values())).all()
+    for sel in (LearnedSelector(_head(tmp_path), encoder=HashEncoder()),
+                LearnedSelector(_perception_head(tmp_path), encoder=HashPerception())):
+        choice = sel.select(StrategyContext(dialogue=dialogue))
+        assert choice.strategy in STRATEGY_NAMES
+        assert np.isfinite(list(choice.probabilities.values())).all()

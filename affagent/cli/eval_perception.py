@@ -6,21 +6,16 @@ EmpatheticDialogues JSONL), so a withheld split is scored the same way as dev.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from affagent.cli._common import print_json
+from affagent.cli._common import print_json, progress_iter
 
 
 def _chunks(n: int, size: int, desc: str) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(
-        range(0, n, size), desc=desc, unit="batch", leave=False, disable=None, file=sys.stderr
-    )
+    return progress_iter(range(0, n, size), -(-n // size), desc)
 
 
 def register(app: typer.Typer) -> None:
@@ -82,10 +77,17 @@ def register(app: typer.Typer) -> None:
             help="plugin name (default: goemotions for a TSV, empathetic for a JSONL)",
         ),
         batch_size: int = typer.Option(64, "--batch-size", min=1),
+        part: str | None = typer.Option(
+            None,
+            "--part",
+            help="EmpatheticDialogues only: score one part of the fixed conversation-grouped "
+            "split of a dev file (fit | select | heldout; the shipped head never saw heldout)",
+        ),
         as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
     ) -> None:
         """Macro-F1 (GoEmotions, multi-label, per-label thresholds tuned on dev at training)
-        or accuracy@1/@5 (EmpatheticDialogues, 32 emotions).
+        or accuracy@1/@5 (EmpatheticDialogues, 32 emotions, each row's whole dialogue read
+        by a classifier that can: the built-in ``empathetic`` one).
 
         Example: affagent eval emotions --data ../shared/data/goemotions/dev.tsv --json
         """
@@ -101,10 +103,23 @@ def register(app: typer.Typer) -> None:
 
         fmt = sniff_emotion_format(data)
         items = read_goemotions(data) if fmt == "goemotions" else read_empathetic(data)
+        if part is not None:
+            from affagent.errors import ConfigError
+            from affagent.perception.data import ED_PARTS, grouped_part
+
+            names = [p for p, _ in ED_PARTS]
+            if fmt != "empathetic":
+                raise ConfigError("--part applies to EmpatheticDialogues files only")
+            if part not in names:
+                raise ConfigError(f"--part must be one of {', '.join(names)}, not {part!r}")
+            items = [it for it in items if grouped_part(it.group) == part]
         name = classifier or fmt
         clf = load_classifier(name)
-        texts = [it.text for it in items]
-        labels, probs = _probabilities(clf, texts, batch_size, name)
+        if fmt == "empathetic" and hasattr(clf, "probabilities_dialogues"):
+            labels, probs = _dialogue_probabilities(
+                clf, [it.context or (it.text,) for it in items], batch_size, name)
+        else:
+            labels, probs = _probabilities(clf, [it.text for it in items], batch_size, name)
         index = {lab: i for i, lab in enumerate(labels)}
         if fmt == "goemotions":
             from affagent.perception.data import GOEMOTIONS_LABELS
@@ -134,11 +149,25 @@ def register(app: typer.Typer) -> None:
                 "acc_at_5": round(accuracy_at_k(probs, y, 5), 4),
                 "n": len(items),
             }
+        if part is not None:
+            out["part"] = part
         if as_json:
             print_json(out)
         else:
-            typer.echo(f"{data} ({len(items)} rows, {fmt}), classifier {name}")
+            typer.echo(f"{data} ({len(items)} rows{', part ' + part if part else ''}, {fmt}), "
+                       f"classifier {name}")
             typer.echo("  ".join(f"{k}={v}" for k, v in out.items() if k != "n"))
+
+
+def _dialogue_probabilities(clf: Any, contexts: list[tuple[str, ...]], batch_size: int,
+                            name: str) -> tuple[list[str], Any]:
+    """(labels, (N, K) probabilities) of whole dialogues, batched."""
+    import numpy as np
+
+    out = np.zeros((len(contexts), len(clf.labels)), dtype=np.float32)
+    for i in _chunks(len(contexts), batch_size, f"emotions[{name}]"):
+        out[i : i + batch_size] = clf.probabilities_dialogues(contexts[i : i + batch_size])
+    return list(clf.labels), out
 
 
 def _probabilities(clf: Any, texts: list[str], batch_size: int, name: str) -> tuple[list[str], Any]:

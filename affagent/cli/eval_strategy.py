@@ -3,14 +3,12 @@ preference bias (B) and accuracy, as Kang et al. (ACL 2024) measure them."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from affagent.cli._common import print_json
+from affagent.cli._common import print_json, with_progress
 
 if TYPE_CHECKING:
     from affagent.strategy.metrics import StrategyScores
@@ -30,22 +28,27 @@ def _print_scores(scores: StrategyScores, title: str) -> None:
         )
 
 
-def _with_progress(enabled: bool, total: int, label: str, fn: Callable[..., Any]) -> Any:
-    if not enabled:
-        return fn(None)
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+def _scorer(evaluate: Any, sel: Any, dialogues: Any, limit: int | None) -> Any:
+    """``fn(tick)`` for :func:`with_progress`: score one selector."""
+    return lambda tick: evaluate(sel, dialogues, limit=limit, progress=tick)
 
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(file=sys.stderr),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=total)
-        return fn(lambda n: bar.advance(task, n))
+
+def _print_side_by_side(results: dict[str, StrategyScores], data: Path) -> None:
+    """One column per selector: the headline figures, then each strategy's F1 and share."""
+    names = list(results)
+    width = max(12, *(len(n) + 2 for n in names))
+    typer.echo(f"{len(names)} selectors on {data} (n {next(iter(results.values())).n})")
+    typer.echo(f"{'':30}" + "".join(f"{n:>{width}}" for n in names))
+    for label, get in (("Q (macro-F1)", lambda s: f"{s.Q:.2f}"),
+                       ("Q_W", lambda s: f"{s.Q_W:.2f}"),
+                       ("B (bias)", lambda s: f"{s.B:.3f}"),
+                       ("accuracy", lambda s: f"{s.accuracy:.1%}")):
+        typer.echo(f"{label:<30}" + "".join(f"{get(results[n]):>{width}}" for n in names))
+    typer.echo("F1 / predicted share per strategy:")
+    for strat in next(iter(results.values())).preference:
+        cells = [f"{r.per_class_f1.get(strat, 0.0):.1f} / {r.predicted_share.get(strat, 0.0):.0%}"
+                 for r in results.values()]
+        typer.echo(f"{strat:<30}" + "".join(f"{c:>{width}}" for c in cells))
 
 
 def register(app: typer.Typer) -> None:
@@ -55,7 +58,10 @@ def register(app: typer.Typer) -> None:
             ..., "--data", help="ESConv-format JSONL (e.g. esconv/valid.jsonl)."
         ),
         selector: str = typer.Option(
-            "learned", "--selector", help="learned | llm | prior | uniform."
+            "learned",
+            "--selector",
+            help="learned | learned-minilm | llm | prior | uniform; several, comma-separated "
+            "(learned,learned-minilm), are scored side by side on the same turns.",
         ),
         bias_control: bool = typer.Option(
             True,
@@ -63,7 +69,7 @@ def register(app: typer.Typer) -> None:
             help="learned selector: balance choices against the training prior (ablation).",
         ),
         weights: Path | None = typer.Option(
-            None, "--weights", help="learned selector: a head .npz (default: the shipped one)."
+            None, "--weights", help="learned selectors: a head .npz (default: the shipped one)."
         ),
         backend: str = typer.Option(
             "embedded", "--backend", help="llm selector: embedded | openai | vllm | scripted."
@@ -92,36 +98,55 @@ def register(app: typer.Typer) -> None:
         from affagent.strategy.evaluation import evaluate_selector
 
         dialogues = load_esconv(data)
-        kw: dict[str, Any] = {}
-        key = selector.strip().lower()
-        if key == "learned":
-            kw = {"bias_control": bias_control, "weights": weights}
-        elif key == "llm":
-            from affagent.backends import load_backend
+        keys = [k.strip().lower() for k in selector.split(",") if k.strip()]
+        if not keys:
+            from affagent.errors import ConfigError
 
-            if constrained not in ("auto", "guided_choice", "structured_outputs", "none"):
-                from affagent.errors import ConfigError
+            raise ConfigError("--selector: name at least one selector")
+        if weights is not None and sum(k.startswith("learned") for k in set(keys)) > 1:
+            from affagent.errors import ConfigError
 
-                raise ConfigError(f"--constrained: unknown mode {constrained!r}")
-            kw = {
-                "backend": load_backend(backend, base_url=base_url, model=model)
-                if backend != "embedded"
-                else load_backend(backend, model_path=model),
-                "constrained": constrained,
-            }
-        sel = load_selector(key, **kw)
+            raise ConfigError("--weights: name one learned selector, not several")
+        sels = {}
+        for key in dict.fromkeys(keys):  # build all first: a bad name fails before any scoring
+            kw: dict[str, Any] = {}
+            if key in ("learned", "learned-minilm"):
+                kw = {"bias_control": bias_control, "weights": weights}
+            elif key == "llm":
+                from affagent.backends import configured_backend
+
+                if constrained not in ("auto", "guided_choice", "structured_outputs", "none"):
+                    from affagent.errors import ConfigError
+
+                    raise ConfigError(f"--constrained: unknown mode {constrained!r}")
+                kw = {
+                    "backend": configured_backend(backend, base_url=base_url, model=model),
+                    "constrained": constrained,
+                }
+            sels[key] = load_selector(key, **kw)
         total = sum(1 for _ in iter_examples(dialogues))
         total = min(total, limit) if limit else total
-        scores, _, _ = _with_progress(
-            progress,
-            total,
-            f"{key} selector",
-            lambda tick: evaluate_selector(sel, dialogues, limit=limit, progress=tick),
-        )
-        if json_out:
-            print_json({**scores.as_dict(), "selector": key, "data": str(data)})
+        results: dict[str, StrategyScores] = {}
+        for key, sel in sels.items():
+            scores, _, _ = with_progress(
+                progress,
+                total,
+                f"{key} selector",
+                _scorer(evaluate_selector, sel, dialogues, limit),
+            )
+            results[key] = scores
+        if len(results) == 1:
+            key, scores = next(iter(results.items()))
+            if json_out:
+                print_json({**scores.as_dict(), "selector": key, "data": str(data)})
+                return
+            _print_scores(scores, f"{key} selector on {data}")
             return
-        _print_scores(scores, f"{key} selector on {data}")
+        if json_out:
+            print_json({"selectors": {k: v.as_dict() for k, v in results.items()},
+                        "data": str(data)})
+            return
+        _print_side_by_side(results, data)
 
     @app.command("bias")
     def bias(

@@ -86,7 +86,11 @@ def load_classifier(name: str = "goemotions", **kw: Any) -> EmotionClassifier:
         )
     try:
         factory = _resolve(target)
-    except (ImportError, AttributeError) as exc:
+    except ImportError as exc:  # a missing package: the caller decides whether to fall back
+        raise ImportError(
+            f"classifier plugin {name!r} ({target}) failed to load: {exc}", name=exc.name
+        ) from exc
+    except AttributeError as exc:
         raise ConfigError(f"classifier plugin {name!r} ({target}) failed to load: {exc}") from None
     clf = factory(**kw)
     if not isinstance(clf, EmotionClassifier):
@@ -96,6 +100,7 @@ def load_classifier(name: str = "goemotions", **kw: Any) -> EmotionClassifier:
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "ESTIMATORS",
     "classifier_names",
     "format_hints",
     "load_classifier",

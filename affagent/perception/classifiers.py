@@ -83,7 +83,24 @@ class EncoderEmotionClassifier:
         live = [i for i, t in enumerate(texts) if t.strip()]
         if live:
             encs = self.model.encode([texts[i] for i in live])
-            out[live] = head.probs(head.logits(np.stack([e.pooled for e in encs])))
+            x = np.stack([self.model.head_input(head, e) for e in encs])
+            out[live] = head.probs(head.logits(x))
+        return out
+
+    def probabilities_dialogues(self, contexts: Sequence[Sequence[str]]) -> np.ndarray:
+        """(N, K) label probabilities of whole dialogues (utterances in order, the speaker
+        first). A ``dialogue`` head (``empathetic``) reads every turn; a head on one text
+        reads the utterances joined. A dialogue with no text → all zero."""
+        from affagent.perception.data import CONTEXT_SEPARATOR
+
+        head = self.head
+        if head.input != "dialogue":
+            return self.probabilities([CONTEXT_SEPARATOR.join(c) for c in contexts])
+        out = np.zeros((len(contexts), len(head.labels)), dtype=np.float32)
+        live = [i for i, c in enumerate(contexts) if any(u.strip() for u in c)]
+        if live:
+            rows = self.model.dialogue_rows([contexts[i] for i in live])
+            out[live] = head.probs(head.logits(rows))
         return out
 
     def decide(self, probs: np.ndarray) -> np.ndarray:
@@ -106,7 +123,7 @@ class EncoderEmotionClassifier:
             if enc is None:
                 results.append(EmotionResult(label_set=self.label_set))
                 continue
-            p = head.probs(head.logits(enc.pooled))
+            p = head.probs(head.logits(self.model.head_input(head, enc)))
             order = np.argsort(-p)
             dist = {head.labels[i]: round(float(p[i]), 6) for i in order}
             cause_list: list[tuple[str, float]] = []
@@ -124,7 +141,7 @@ class EncoderEmotionClassifier:
         if self.cause_method == "exact":
             scored = self._exact_occlusion(text, enc, head, target)
         else:
-            scored = PerceptionModel.pooled_occlusion(enc, head, target)
+            scored = self.model.pooled_occlusion(enc, head, target)
         best: dict[str, float] = {}
         for w, s in scored:
             key = w.lower()
@@ -141,7 +158,12 @@ class EncoderEmotionClassifier:
         variants = [" ".join(words)] + [
             " ".join(words[:i] + words[i + 1 :]) for i in range(len(words))
         ]
-        logits = head.logits(self.model.encoder.pooled(variants))[:, target]
+        pooled = self.model.encoder.pooled(variants)
+        if head.input == "dialogue":
+            from affagent.perception.dialogue import one_text_rows
+
+            pooled = one_text_rows(pooled)
+        logits = head.logits(pooled)[:, target]
         drops = logits[0] - logits[1:]
         return [(w, float(d)) for w, d in zip(words, drops, strict=True)]
 

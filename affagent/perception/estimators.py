@@ -6,7 +6,6 @@ or whitespace-only text gives a neutral estimate with zero confidence.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from functools import lru_cache
@@ -101,7 +100,9 @@ class LexiconVADEstimator:
     name = "lexicon"
 
     def __init__(self, path: str | Path | None = None) -> None:
-        path = path or os.environ.get("AFFAGENT_NRC_LEXICON")
+        from affagent.settings import settings
+
+        path = path or settings().nrc_lexicon
         if not path:
             raise ConfigError(
                 "the lexicon estimator needs the NRC VAD lexicon file: pass path= or set "

@@ -7,12 +7,12 @@ import numpy as np
 
 
 def pearson(x: np.ndarray, y: np.ndarray) -> float:
-    """Pearson r; 0.0 when either side is constant."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    xc, yc = x - x.mean(), y - y.mean()
-    den = float(np.sqrt((xc * xc).sum() * (yc * yc).sum()))
-    return float((xc * yc).sum() / den) if den > 0 else 0.0
+    """Pearson r (:func:`affagent.stats.pearson`); 0.0 when undefined (a constant side), so a
+    degenerate head scores as uninformative rather than failing a training sweep."""
+    from affagent.stats import pearson as _pearson
+
+    r = _pearson(x, y)
+    return 0.0 if r is None else r
 
 
 def f1_per_label(pred: np.ndarray, gold: np.ndarray) -> np.ndarray:

@@ -20,7 +20,6 @@ word from the mean pool changes each logit by a closed-form amount (see
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,8 +35,10 @@ WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "_weights" / "perception"
 
 
 def default_weights_dir() -> Path:
-    env = os.environ.get("AFFAGENT_PERCEPTION_WEIGHTS")
-    return Path(env) if env else WEIGHTS_DIR
+    from affagent.settings import settings
+
+    env = settings().perception_weights
+    return env if env else WEIGHTS_DIR
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +46,10 @@ class Head:
     name: str
     kind: str  # "regression" | "multilabel" | "multiclass"
     labels: tuple[str, ...]
-    weight: np.ndarray  # (K, H)
+    weight: np.ndarray  # (K, F): F = H for a "pooled" head
     bias: np.ndarray  # (K,)
     thresholds: np.ndarray | None = None  # multilabel decision thresholds, per label
+    input: str = "pooled"  # "pooled": one text's vector; "dialogue": perception.dialogue rows
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(x @ self.weight.T + self.bias, dtype=np.float32)
@@ -86,6 +88,7 @@ class PerceptionModel:
                 weight=tensors[f"heads.{name}.weight"].astype(np.float32),
                 bias=tensors[f"heads.{name}.bias"].astype(np.float32),
                 thresholds=np.asarray(thr, dtype=np.float32) if thr is not None else None,
+                input=str(spec.get("input", "pooled")),
             )
         enc = {k[len("encoder."):]: v for k, v in tensors.items() if k.startswith("encoder.")}
         lora = self.meta.get("lora") or {}
@@ -110,8 +113,30 @@ class PerceptionModel:
     def encode(self, texts: Sequence[str]) -> list[Encoded]:
         return self.encoder.encode(texts)
 
-    @staticmethod
-    def pooled_occlusion(enc: Encoded, head: Head, label: int) -> list[tuple[str, float]]:
+    def dialogue_rows(self, contexts: Sequence[Sequence[str]]) -> np.ndarray:
+        """Input rows of a ``dialogue`` head (:mod:`affagent.perception.dialogue`), one encoder
+        pass over every utterance and joined context not in the cache. Empty utterances are
+        dropped; a context with none left gives a zero row."""
+        from affagent.perception.dialogue import dialogue_row, dialogue_texts, feature_width
+
+        kept = [[u for u in c if u.strip()] for c in contexts]
+        texts = list(dict.fromkeys(t for c in kept if c for t in dialogue_texts(c)))
+        table = {t: e.pooled for t, e in zip(texts, self.encode(texts), strict=True)}
+        hidden = self.encoder.hidden_size
+        zero = np.zeros(feature_width(hidden), dtype=np.float32)
+        rows = [dialogue_row(c, table.__getitem__, hidden) if c else zero for c in kept]
+        return np.stack(rows) if rows else zero[None, :0]
+
+    def head_input(self, head: Head, enc: Encoded) -> np.ndarray:
+        """What ``head`` reads for one encoded text (a one-utterance dialogue for a
+        ``dialogue`` head)."""
+        if head.input != "dialogue":
+            return enc.pooled
+        from affagent.perception.dialogue import one_text_rows
+
+        return one_text_rows(enc.pooled[None, :])[0]
+
+    def pooled_occlusion(self, enc: Encoded, head: Head, label: int) -> list[tuple[str, float]]:
         """For each word, how much its removal from the mean pool lowers ``label``'s logit.
 
         With n pooled tokens and the word's tokens S, the pool without the word is
@@ -125,7 +150,11 @@ class PerceptionModel:
             k = len(idx)
             rows.append((total - enc.states[list(idx)].sum(0)) / max(n - k, 1))
         occluded = np.stack(rows)
-        base = float(head.logits(enc.pooled)[label])
+        if head.input == "dialogue":
+            from affagent.perception.dialogue import one_text_rows
+
+            occluded = one_text_rows(occluded)
+        base = float(head.logits(self.head_input(head, enc))[label])
         drops = base - head.logits(occluded)[:, label]
         return [(w, float(d)) for (w, _), d in zip(enc.words, drops, strict=True)]
 
@@ -141,9 +170,12 @@ def load_model(weights: str | Path | None = None, *, encoder_dir: str | Path | N
     classifier share it, and so share one encoder pass per text. ``runtime``/``threads``
     default to ``$AFFAGENT_PERCEPTION_RUNTIME``/``$AFFAGENT_PERCEPTION_THREADS``."""
     wd = str(Path(weights) if weights else default_weights_dir())
-    runtime = runtime or os.environ.get("AFFAGENT_PERCEPTION_RUNTIME", "auto")
+    from affagent.settings import settings
+
+    env = settings()
+    runtime = runtime or env.perception_runtime
     key = (wd, str(encoder_dir or ""), max_length, runtime,
-           str(threads or os.environ.get("AFFAGENT_PERCEPTION_THREADS", "")))
+           str(threads or env.perception_threads or ""))
     with _MODELS_LOCK:
         if key not in _MODELS:
             _MODELS[key] = PerceptionModel(wd, encoder_dir=encoder_dir, max_length=max_length,
@@ -175,6 +207,7 @@ def save_weights(
         tensors[f"heads.{name}.bias"] = np.ascontiguousarray(h.bias, dtype=np.float32)
         meta["heads"][name] = {
             "kind": h.kind,
+            "input": h.input,
             "labels": list(h.labels),
             "thresholds": None if h.thresholds is None else [round(float(t), 4)
                                                               for t in h.thresholds],

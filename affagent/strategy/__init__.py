@@ -4,15 +4,19 @@
   stage, guidance, example);
 - :func:`load_selector` builds a :class:`~affagent.types.StrategySelector`:
 
-  ===========  =============================================================================
-  ``learned``  frozen MiniLM embeddings of the recent turns + previous strategies and
-               position → a small numpy head trained on ESConv; bias control on by default
-               (kw: ``weights``, ``encoder``, ``bias_control``)
-  ``llm``      asks a backend to name the strategy (kw: ``backend`` (required),
-               ``constrained``, ``strategies``, ``params``)
-  ``prior``    the ESConv training distribution (kw: ``sample``, ``seed``)
-  ``uniform``  a seeded uniform draw (kw: ``seed``)
-  ===========  =============================================================================
+  ==================  ======================================================================
+  ``learned``         the perception encoder's vectors of the dialogue (already computed by
+                      the agent's perceive/reflect: no extra encoder pass), the user's
+                      perceived affect, previous strategies and position → a small numpy
+                      head trained on ESConv; bias control on by default (kw: ``weights``,
+                      ``encoder``, ``bias_control``)
+  ``learned-minilm``  the first learned selector: its own frozen MiniLM pass over the recent
+                      turns (same kw)
+  ``llm``             asks a backend to name the strategy (kw: ``backend`` (required),
+                      ``constrained``, ``strategies``, ``params``)
+  ``prior``           the ESConv training distribution (kw: ``sample``, ``seed``)
+  ``uniform``         a seeded uniform draw (kw: ``seed``)
+  ==================  ======================================================================
 
 - :mod:`affagent.strategy.metrics` scores predictions: proficiency Q (macro-F1), Q_W and the
   preference bias B of Kang et al. (ACL 2024).
@@ -36,7 +40,7 @@ from affagent.strategy.catalog import Strategy, load_strategies, load_strategy_f
 from affagent.strategy.metrics import STRATEGY_NAMES, StrategyScores, evaluate
 from affagent.types import StrategySelector
 
-SELECTOR_NAMES = ("learned", "llm", "prior", "uniform")
+SELECTOR_NAMES = ("learned", "learned-minilm", "llm", "prior", "uniform")
 
 __all__ = [
     "SELECTOR_NAMES",
@@ -55,9 +59,11 @@ def load_selector(name: str = "learned", **kw: Any) -> StrategySelector:
     kw = {k: v for k, v in kw.items() if v is not None}
     key = name.strip().lower()
     try:
-        if key == "learned":
-            from affagent.strategy.learned import LearnedSelector
+        if key in ("learned", "learned-minilm"):
+            from affagent.strategy.learned import MINILM_WEIGHTS, LearnedSelector
 
+            if key == "learned-minilm":
+                kw.setdefault("weights", MINILM_WEIGHTS)
             return LearnedSelector(**kw)
         if key == "llm":
             from affagent.strategy.llm import LLMSelector

@@ -1,6 +1,10 @@
 """The strategy catalogue: ``strategies/*.yaml``, one file per support strategy.
 
-Each file is validated by :class:`Strategy`; a malformed file raises
+Each file is validated by :class:`Strategy`; besides the ESConv definition and the guidance
+told to the generator, a file may say how a reply using it is *shaped*: an ``instruction``
+given last in the prompt, ``openers`` (reply stems the reply is prefilled with) and
+``max_sentences``. Those fields are what makes a small model's reply carry the strategy
+(measured by ``affagent eval injection``, evals/RESULTS.md). A malformed file raises
 :class:`~affagent.errors.ConfigError` naming the file and the field. Files load in name order,
 so the numeric prefixes (``01-question.yaml`` ...) keep ESConv's order. Users may edit the
 guidance and examples, or add strategies: the LLM selector and the prompt offer every loaded
@@ -42,14 +46,35 @@ class Strategy(BaseModel):
     stage: Stage
     guidance: str = Field(min_length=1, max_length=2000, description="Told to the generator.")
     example: str = Field(min_length=1, max_length=1000, description="One reply that uses it.")
+    instruction: str | None = Field(
+        default=None, max_length=300,
+        description="One short imperative given last, just before the reply (where a small "
+        "model still follows it), e.g. 'Reply in one sentence that asks one open question.'")
+    openers: list[str] = Field(
+        default_factory=list, max_length=20,
+        description="Stems the reply starts with (prefilled after any tone opener; one is "
+        "chosen per turn), e.g. 'It sounds like you'. Empty: the model starts on its own.")
+    max_sentences: int | None = Field(
+        default=None, ge=1, le=10,
+        description="The reply ends after this many sentences (the reply filter stops it).")
 
-    @field_validator("name", "definition", "guidance", "example")
+    @field_validator("name", "definition", "guidance", "example", "instruction")
     @classmethod
-    def _strip(cls, v: str) -> str:
+    def _strip(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
         v = " ".join(v.split())
         if not v:
             raise ValueError("must not be blank")
         return v
+
+    @field_validator("openers")
+    @classmethod
+    def _openers(cls, v: list[str]) -> list[str]:
+        out = [" ".join(o.split()) for o in v]
+        if any(not o or len(o) > 80 for o in out):
+            raise ValueError("each opener must be 1-80 characters")
+        return out
 
 
 def _format_validation(path: Path, err: ValidationError) -> str:
@@ -57,7 +82,8 @@ def _format_validation(path: Path, err: ValidationError) -> str:
     for e in err.errors():
         loc = ".".join(str(x) for x in e["loc"]) or "(top level)"
         if e["type"] == "extra_forbidden":
-            msg = "unknown field (allowed: name, definition, stage, guidance, example)"
+            msg = ("unknown field (allowed: name, definition, stage, guidance, example, "
+                   "instruction, openers, max_sentences)")
         elif e["type"] == "literal_error":
             msg = f"must be one of exploration, comforting, action, any (got {e.get('input')!r})"
         else:

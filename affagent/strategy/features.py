@@ -1,11 +1,19 @@
-"""Features of a dialogue context for the learned selector.
+"""Features of a dialogue context for the learned selectors.
 
-The last few utterances go through the sentence encoder in one batch, and their embeddings
-are pooled into three parts (the user's latest message(s), the supporter's previous turn, and
-a window of the recent dialogue). Encoding utterances one by one, rather than a long window
-string, keeps each encoder pass short and lets a caller cache them. A small vector of
-structured features is appended: the previous strategies, where we are in the conversation,
-the shape of the user's turn and, when given, the user's estimated VAD and its trend.
+``learned`` (:func:`context_features`) reads the perception encoder's vectors of the dialogue's
+utterances, which the agent has already computed (perceive, reflect): six text blocks (the
+user's latest message(s), the user's last utterance, the supporter's previous two turns, the
+recent window and everything the user has said), the user's perceived affect (the perception
+heads' VAD and GoEmotions probabilities of their latest block and of all their turns), and
+the structured features below.
+
+``learned-minilm`` (:func:`text_features`): the last few utterances go through the sentence
+encoder in one batch, and their embeddings are pooled into three parts (the user's latest
+message(s), the supporter's previous turn, and a window of the recent dialogue). Encoding
+utterances one by one, rather than a long window string, keeps each encoder pass short and
+lets a caller cache them. A small vector of structured features is appended: the previous
+strategies, where we are in the conversation, the shape of the user's turn and, when given,
+the user's estimated VAD and its trend.
 
 Everything here is pure and shared by training (``scripts/train_strategy.py``) and inference,
 so the two cannot drift apart.
@@ -13,7 +21,7 @@ so the two cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -21,8 +29,11 @@ from affagent.strategy.metrics import STRATEGY_NAMES
 from affagent.types import DialogueTurn, VADEstimate
 
 __all__ = [
+    "CONTEXT_BLOCKS",
     "N_STRUCTURED",
     "WINDOW_TURNS",
+    "context_features",
+    "context_texts",
     "structured_features",
     "text_features",
     "texts_to_encode",
@@ -140,3 +151,66 @@ def structured_features(
 
 
 N_STRUCTURED = 2 * (_K + 1) + _K + len(_POSITION_BINS) + 1 + 8 + 7
+
+
+#: Text blocks of :func:`context_features`, in order.
+CONTEXT_BLOCKS = ("user_block", "user_last", "sys_prev", "sys_prev2", "window", "user_all")
+
+
+def context_texts(dialogue: Sequence[DialogueTurn]) -> list[str]:
+    """The utterances :func:`context_features` needs vectors for: unique, as written (the
+    perception encoder's cache is keyed by the exact text the agent perceived)."""
+    sys_turns = [t.text for t in dialogue if t.speaker == "sys"][-2:]
+    user = [t.text for t in dialogue if t.speaker == "usr"]
+    window = [t.text for t in dialogue[-WINDOW_TURNS:]]
+    return [t for t in dict.fromkeys([*user, *sys_turns, *window]) if t.strip()]
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return v / n if n > 1e-6 else np.zeros_like(v)
+
+
+def context_features(
+    dialogue: Sequence[DialogueTurn],
+    embed: Mapping[str, np.ndarray],
+    dim: int,
+    affect: Callable[[np.ndarray], np.ndarray],
+    affect_dim: int,
+) -> np.ndarray:
+    """``[6 unit-norm text blocks | affect of the user's block | affect of all user turns |
+    structured]`` for the ``learned`` selector (length ``6·dim + 2·affect_dim +``
+    :data:`N_STRUCTURED`).
+
+    ``embed`` maps each text of :func:`context_texts` to its (un-normalised) pooled vector;
+    ``affect`` maps a pooled vector to the perception heads' readings (VAD, emotion
+    probabilities). A block with no utterance (no supporter turn yet) is zero, and so is the
+    affect of an empty block.
+    """
+    zero = np.zeros(dim, dtype=np.float32)
+
+    def mean(turns: Sequence[DialogueTurn]) -> np.ndarray:
+        vecs = [embed[t.text] for t in turns if t.text.strip()]
+        return np.mean(vecs, axis=0) if vecs else zero
+
+    user = [t for t in dialogue if t.speaker == "usr"]
+    sys_turns = [t for t in dialogue if t.speaker == "sys"]
+    block = mean(_user_block(dialogue))
+    everything = mean(user)
+    parts = [
+        block,
+        mean(user[-1:]),
+        mean(sys_turns[-1:]),
+        mean(sys_turns[-2:-1]),
+        mean(dialogue[-WINDOW_TURNS:]),
+        everything,
+    ]
+
+    def feel(v: np.ndarray) -> np.ndarray:
+        if not v.any():
+            return np.zeros(affect_dim, dtype=np.float32)
+        return np.asarray(affect(v), dtype=np.float32).reshape(affect_dim)
+
+    return np.concatenate(
+        [*(_unit(p) for p in parts), feel(block), feel(everything), structured_features(dialogue)]
+    ).astype(np.float32)

@@ -1,10 +1,20 @@
-"""The learned selector: frozen sentence embeddings + structured features → a small numpy
-head (trained by ``scripts/train_strategy.py`` on ESConv train), with bias control.
+"""The learned selectors: utterance vectors + structured features → a small numpy head
+(trained by ``scripts/train_strategy.py`` on ESConv train), with bias control.
 
-Inference is one encoder pass over the last few utterances (cached across turns) and a
-matrix product; no torch beyond the encoder. The head file (``.npz``) holds the layers, the
-input standardisation, the bias-control offsets and a JSON ``meta`` record of how it was
-trained and what it scored.
+Two kinds of head, told apart by their ``meta["features"]``:
+
+- ``"perception"`` (``learned``, the default, ``_weights/strategy_perception.npz``): reads the
+  perception encoder's vectors of the utterances and the perception heads' readings of the
+  user's affect (:func:`~affagent.strategy.features.context_features`). In a running
+  conversation the agent has already encoded every one of those texts (its perceive and
+  reflect stages), so choosing costs a matrix product and no encoder pass. The head records
+  the fingerprint of the perception weights it was trained on; another perception model is
+  refused with a clear error rather than read wrongly.
+- ``"minilm"`` (``learned-minilm``, ``_weights/strategy_head.npz``, the first selector): its
+  own frozen all-MiniLM-L6-v2 pass over the last few utterances (cached across turns).
+
+The head file (``.npz``) holds the layers, the input standardisation, the bias-control
+offsets and a JSON ``meta`` record of how it was trained and what it scored.
 
 Example::
 
@@ -32,9 +42,11 @@ from typing import Any
 import numpy as np
 
 from affagent.errors import ConfigError
-from affagent.strategy.encoder import TextEncoder, minilm
+from affagent.strategy.encoder import PerceptionEncoder, TextEncoder, minilm
 from affagent.strategy.features import (
     N_STRUCTURED,
+    context_features,
+    context_texts,
     structured_features,
     text_features,
     texts_to_encode,
@@ -42,9 +54,13 @@ from affagent.strategy.features import (
 from affagent.strategy.metrics import STRATEGY_NAMES
 from affagent.types import StrategyChoice, StrategyContext
 
-__all__ = ["DEFAULT_WEIGHTS", "LearnedSelector", "StrategyHead", "load_head"]
+__all__ = ["DEFAULT_WEIGHTS", "MINILM_WEIGHTS", "LearnedSelector", "StrategyHead", "load_head"]
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "_weights" / "strategy_head.npz"
+_WEIGHTS = Path(__file__).resolve().parents[1] / "_weights"
+#: The ``learned`` selector's head (perception features).
+DEFAULT_WEIGHTS = _WEIGHTS / "strategy_perception.npz"
+#: The ``learned-minilm`` selector's head (its own frozen MiniLM pass).
+MINILM_WEIGHTS = _WEIGHTS / "strategy_head.npz"
 _VAD_SLICE = slice(N_STRUCTURED - 7, N_STRUCTURED)
 
 
@@ -73,7 +89,9 @@ class StrategyHead:
         """Log-softmax over the strategies (no bias control)."""
         h = (np.asarray(x, np.float32) - self.mean) / self.scale
         for k, (w, b) in enumerate(self.layers):
-            h = h @ w + b
+            # one turn's row: a plain loop, not BLAS, whose threads wait on each other on a
+            # busy CPU (17 ms instead of 1 ms for the first layer, measured on the shared box)
+            h = (np.einsum("ij,jk->ik", h, w) if h.ndim == 2 and len(h) <= 8 else h @ w) + b
             if k < len(self.layers) - 1:
                 h = np.maximum(h, 0.0)
         z = h.astype(np.float64)
@@ -119,11 +137,12 @@ def _cached_head(path: str, mtime: float) -> StrategyHead:
 class LearnedSelector:
     """Strategy probabilities from the dialogue context, with bias control on by default.
 
-    ``bias_control=False`` returns the head's raw probabilities (the ablation); ``encoder``
-    replaces the shared MiniLM (tests, or a caller that already holds one).
+    ``weights`` picks the head (default: the ``learned`` head on perception features;
+    :data:`MINILM_WEIGHTS` for ``learned-minilm``); ``bias_control=False`` returns the head's
+    raw probabilities (the ablation); ``encoder`` replaces the default encoder for the head's
+    kind (tests, or a caller that already holds one; for a perception head it must also have
+    ``affect(pooled)`` and ``affect_dim``).
     """
-
-    name = "learned"
 
     def __init__(
         self,
@@ -137,23 +156,52 @@ class LearnedSelector:
         self.bias_control = bias_control
         self._encoder = encoder
         meta = self.head.meta
+        self.kind: str = str(meta.get("features", "minilm"))
+        if self.kind not in ("perception", "minilm"):
+            raise ConfigError(f"{p}: unknown strategy head features {self.kind!r}")
+        self.name = "learned" if self.kind == "perception" else "learned-minilm"
+        self._checked = False
         if encoder is not None and encoder.dim != meta.get("dim", encoder.dim):
             raise ConfigError(f"encoder dim {encoder.dim} != head's {meta.get('dim')}")
+        if self.kind == "perception" and encoder is not None and not hasattr(encoder, "affect"):
+            raise ConfigError("a perception strategy head needs an encoder with affect()")
 
     @property
     def encoder(self) -> TextEncoder:
         if self._encoder is None:
-            self._encoder = minilm()
+            self._encoder = PerceptionEncoder() if self.kind == "perception" else minilm()
         return self._encoder
 
     def warm_up(self) -> None:
-        """Load the encoder now instead of on the first :meth:`select`."""
+        """Load the encoder now instead of on the first :meth:`select` (for ``learned``, the
+        perception model the estimator shares)."""
         warm = getattr(self.encoder, "warm_up", None)
         if callable(warm):
             warm()
+        self._check_encoder()
+
+    def _check_encoder(self) -> None:
+        """Refuse a perception model the head was not trained on (its vectors differ)."""
+        if self._checked:
+            return
+        want = self.head.meta.get("perception_fingerprint")
+        fingerprint = getattr(self.encoder, "fingerprint", None)
+        if self.kind == "perception" and want and callable(fingerprint):
+            got = fingerprint()
+            if got != want:
+                raise ConfigError(
+                    f"the strategy head was trained on perception weights {want}, but the "
+                    f"loaded perception model is {got}: retrain it on these weights with "
+                    "scripts/train_strategy.py --features perception, or use "
+                    "--selector learned-minilm"
+                )
+        self._checked = True
 
     def features(self, contexts: Sequence[StrategyContext]) -> np.ndarray:
-        """The head's input rows for a batch of contexts (one encoder pass)."""
+        """The head's input rows for a batch of contexts (at most one encoder pass, over the
+        texts the encoder has not seen yet)."""
+        if self.kind == "perception":
+            return self._perception_features(contexts)
         texts = list(dict.fromkeys(t for c in contexts for t in texts_to_encode(c.dialogue)))
         vecs = self.encoder.encode(texts) if texts else np.zeros((0, self.encoder.dim))
         table = dict(zip(texts, vecs, strict=True))
@@ -163,6 +211,17 @@ class LearnedSelector:
             s = structured_features(c.dialogue, c.user_vad if uses_vad else None)
             rows.append(np.concatenate([text_features(c.dialogue, table, self.encoder.dim), s]))
         return np.stack(rows)
+
+    def _perception_features(self, contexts: Sequence[StrategyContext]) -> np.ndarray:
+        self._check_encoder()
+        enc: Any = self.encoder
+        texts = list(dict.fromkeys(t for c in contexts for t in context_texts(c.dialogue)))
+        vecs = enc.encode(texts) if texts else np.zeros((0, enc.dim))
+        table = dict(zip(texts, vecs, strict=True))
+        return np.stack([
+            context_features(c.dialogue, table, enc.dim, enc.affect, int(enc.affect_dim))
+            for c in contexts
+        ])
 
     def predict_proba(
         self,
@@ -189,8 +248,11 @@ class LearnedSelector:
     def names(self) -> tuple[str, ...]:
         return self.head.names
 
-    def choice(self, context: StrategyContext, probs: np.ndarray) -> StrategyChoice:
-        """Wrap one row of probabilities as a :class:`StrategyChoice` with a reason."""
+    def choice(self, context: StrategyContext, probs: np.ndarray,
+               features: np.ndarray | None = None) -> StrategyChoice:
+        """Wrap one row of probabilities as a :class:`StrategyChoice` with a reason (which,
+        given the head's input row ``features`` of a perception head, says how the user's
+        latest message reads)."""
         order = np.argsort(-probs)
         best, second = self.names[order[0]], self.names[order[1]]
         prev = next((t.strategy for t in reversed(context.dialogue) if t.speaker == "sys"), None)
@@ -202,6 +264,9 @@ class LearnedSelector:
         last = context.dialogue[-1] if context.dialogue else None
         if last is not None and last.speaker == "usr" and "?" in last.text:
             bits.append("the user asked a question")
+        feel = self._reads_as(features)
+        if feel:
+            bits.append(feel)
         if self.bias_control:
             bits.append("balanced against the training prior")
         return StrategyChoice(
@@ -210,8 +275,34 @@ class LearnedSelector:
             reason="; ".join(bits),
         )
 
+    def _reads_as(self, features: np.ndarray | None) -> str:
+        """"the user's message reads as sadness (V -0.52)" from a perception head's row: the
+        affect block (VAD + GoEmotions) of the user's latest message(s)."""
+        n_affect = 3 + 28  # V, A, D + the GoEmotions labels, as PerceptionEncoder.affect
+        if features is None or self.kind != "perception" or (
+                self.head.meta.get("affect_dim") != n_affect):
+            return ""
+        from affagent.perception.data import GOEMOTIONS_LABELS
+        from affagent.strategy.features import CONTEXT_BLOCKS
+
+        dim = int(self.head.meta.get("dim", 0))
+        start = len(CONTEXT_BLOCKS) * dim
+        block = features[start : start + 3 + len(GOEMOTIONS_LABELS)]
+        if len(block) < 3 + len(GOEMOTIONS_LABELS) or not block.any():
+            return ""
+        emotions = block[3:-1]  # without "neutral", the last label
+        top = int(np.argmax(emotions))
+        if emotions[top] < 0.2:
+            return f"the user's message reads as neutral (V {block[0]:+.2f})"
+        return f"the user's message reads as {GOEMOTIONS_LABELS[top]} (V {block[0]:+.2f})"
+
     def select(self, context: StrategyContext) -> StrategyChoice:
-        return self.choice(context, self.predict_proba([context])[0])
+        x = self.features([context])
+        lp = self.head.log_probs(x)
+        if self.bias_control:
+            lp = lp + self.head.offsets
+        z = np.exp(lp - lp.max(axis=1, keepdims=True))[0]
+        return self.choice(context, z / z.sum(), x[0])
 
     def select_many(self, contexts: Sequence[StrategyContext]) -> list[StrategyChoice]:
         probs = self.predict_proba(contexts)

@@ -106,14 +106,8 @@ class LLMSelector:
         self.strategies = list(strategies) if strategies is not None else load_strategies()
         self.names = [s.name for s in self.strategies]
         if constrained == "auto":
-            bname = getattr(backend, "name", "")
-            constrained = (
-                "guided_choice"
-                if bname == "embedded"
-                else "structured_outputs"
-                if bname in ("openai", "vllm")
-                else "none"
-            )
+            caps = getattr(backend, "capabilities", None)
+            constrained = getattr(caps, "constrained", "none")
         self.constrained = constrained
         self.params = params or GenerationParams(max_tokens=12, temperature=0.0, seed=0)
         self.max_turns = max_turns
