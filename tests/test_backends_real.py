@@ -104,6 +104,19 @@ async def test_embedded_consumer_break_and_concurrent_callers(embedded: Embedded
     assert a == b and a.strip()  # serialised by the lock: identical, not interleaved
 
 
+async def test_embedded_continues_an_unfinished_stem(embedded: EmbeddedBackend) -> None:
+    """Asked to say just "Okay.", the model closes the prefill "Okay" with a full stop; as a
+    stem it must go on (the ban holds for the first token only), and a prefill that is a
+    finished sentence is left alone."""
+    msgs = [ChatMessage(role="system", content="You are a friendly assistant."),
+            ChatMessage(role="user", content='Reply with exactly one word: "Okay." Nothing else.')]
+    greedy = GenerationParams(max_tokens=8, seed=1, temperature=0.0)
+    stem = await embedded.generate(msgs, greedy.model_copy(update={"prefill": "Okay"}))
+    assert stem.startswith("Okay") and stem[4:5] not in (".", "!", "?", "\n", ""), stem
+    done = await embedded.generate(msgs, greedy.model_copy(update={"prefill": "Okay."}))
+    assert done.startswith("Okay.")
+
+
 async def test_embedded_guided_choice_and_options(embedded: EmbeddedBackend) -> None:
     params = GenerationParams(max_tokens=5, extra_body={"guided_choice": ["red", "green"],
                                                        "top_k": 20, "repetition_penalty": 1.1})

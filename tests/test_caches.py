@@ -80,7 +80,9 @@ def test_busy_elsewhere_does_not_count_this_process() -> None:
     finally:
         child.kill()
         child.wait()
-    assert theirs >= ours + 0.5, (ours, theirs)
+    # on a box other programs already saturate, the child cannot add a whole core: it can
+    # only take the reading to (nearly) every core
+    assert theirs >= min(ours + 0.5, _cpu.usable_cores() - 0.25), (ours, theirs)
 
 
 def test_busy_elsewhere_falls_back_to_the_load_average(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -146,3 +146,18 @@ async def test_an_unwritable_cache_costs_only_the_speed_up(tmp_path: Path) -> No
     assert (await b.generate(msgs("+0.10"), GREEDY)).strip()
     assert (await b.generate(msgs("-0.40"), GREEDY)).strip()
     assert blocker.read_text().startswith("a file")
+
+
+async def test_reply_scope_steering_still_fills_the_cache(tmp_path: Path) -> None:
+    """The default (steered) turn reads its prompt unsteered, so its prefix is cached as for
+    an unsteered call; a restored prefix then gives the same steered greedy reply."""
+    steer = GenerationParams(max_tokens=8, temperature=0.0,
+                             steering={"V": 0.5, "A": 0.1, "D": 0.0})
+    b = fresh(tmp_path, steering_scope="reply")
+    if not b.capabilities.steering:
+        pytest.skip("no steering vectors for the default model")
+    first = await b.generate(msgs("+0.10"), steer)
+    assert len(entries(b)) == 1
+    again = fresh(tmp_path, steering_scope="reply")
+    assert await again.generate(msgs("+0.10"), steer) == first
+    assert len(entries(again)) == 1

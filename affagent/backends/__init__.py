@@ -35,7 +35,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from affagent.backends._common import StreamingBackend, strip_prefill
+from affagent.backends._common import StreamingBackend, params_for, strip_prefill
+from affagent.backends._reply import ReplyFilter, clean_reply, filter_stream
 from affagent.backends._scripted import VALENCE_PATTERN, ScriptedBackend, read_valence
 from affagent.errors import ConfigError
 from affagent.types import Backend
@@ -48,13 +49,35 @@ __all__ = [
     "Backend",
     "EmbeddedBackend",
     "OpenAIBackend",
+    "ReplyFilter",
     "ScriptedBackend",
     "StreamingBackend",
+    "backend_class",
+    "clean_reply",
+    "configured_backend",
     "default_gguf_path",
+    "filter_stream",
     "load_backend",
+    "params_for",
     "read_valence",
     "strip_prefill",
 ]
+
+
+def backend_class(name: str) -> type:
+    """The class behind a backend name (``ConfigError`` for an unknown one)."""
+    key = name.strip().lower()
+    if key == "scripted":
+        return ScriptedBackend
+    if key in ("openai", "vllm"):
+        from affagent.backends._openai import OpenAIBackend
+
+        return OpenAIBackend
+    if key == "embedded":
+        from affagent.backends._embedded import EmbeddedBackend
+
+        return EmbeddedBackend
+    raise ConfigError(f"unknown backend {name!r} (choose from: {', '.join(BACKEND_NAMES)})")
 
 
 def load_backend(name: str, **kw: Any) -> Backend:
@@ -63,21 +86,9 @@ def load_backend(name: str, **kw: Any) -> Backend:
     through unchanged (``load_backend("openai", base_url=cfg.base_url, model=cfg.model)``)."""
     kw = {k: v for k, v in kw.items() if v is not None}
     key = name.strip().lower()
-    cls: type
-    if key == "scripted":
-        cls = ScriptedBackend
-    elif key in ("openai", "vllm"):
-        from affagent.backends._openai import OpenAIBackend
-
-        cls = OpenAIBackend
-        if key == "vllm":
-            kw.setdefault("prefill_mode", "continue")
-    elif key == "embedded":
-        from affagent.backends._embedded import EmbeddedBackend
-
-        cls = EmbeddedBackend
-    else:
-        raise ConfigError(f"unknown backend {name!r} (choose from: {', '.join(BACKEND_NAMES)})")
+    cls = backend_class(key)
+    if key == "vllm":
+        kw.setdefault("prefill_mode", "continue")
     accepted = set(inspect.signature(cls).parameters)
     unknown = sorted(set(kw) - accepted)
     if unknown:
@@ -87,6 +98,19 @@ def load_backend(name: str, **kw: Any) -> Backend:
         )
     backend: Backend = cls(**kw)
     return backend
+
+
+def configured_backend(
+    name: str, options: dict[str, Any] | None = None, **connection: Any
+) -> Backend:
+    """A backend from configuration: ``options`` are passed as given (a wrong one is an
+    error naming what the backend takes); ``connection`` values (``model_path``,
+    ``base_url``, ``model``, ``api_key``, which may come from the environment) only where the
+    backend takes them, so ``AFFAGENT_BASE_URL`` set for a server does not break the embedded
+    backend. For the embedded backend ``model`` is the GGUF path."""
+    accepted = set(inspect.signature(backend_class(name)).parameters)
+    kw = {k: v for k, v in connection.items() if v is not None and k in accepted}
+    return load_backend(name, **{**kw, **(options or {})})
 
 
 def default_gguf_path() -> str:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
-from affagent.types import ChatMessage, GenerationParams
+from affagent.types import BackendCapabilities, ChatMessage, GenerationParams
 
 
 class StreamingBackend:
-    """Base class: subclasses implement ``stream``; ``generate`` joins it."""
+    """Base class: subclasses implement ``stream``; ``generate`` joins it, and declare what
+    they can do in ``capabilities`` (the agent reads that, never the backend's name)."""
 
     name: str = "backend"
+    capabilities: BackendCapabilities = BackendCapabilities()
 
     async def generate(self, messages: Sequence[ChatMessage], params: GenerationParams) -> str:
         parts: list[str] = []
@@ -38,6 +40,39 @@ class StreamingBackend:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def params_for(
+    base: GenerationParams,
+    capabilities: BackendCapabilities,
+    *,
+    prefill: str = "",
+    steering: dict[str, float] | None = None,
+) -> GenerationParams:
+    """The options one turn is generated with: ``base`` (the caller's), with the backend's
+    declared ``defaults`` for every field the caller did not set, and this turn's prefill and
+    steering. The agent and the injection benchmark both call this, so a benchmark measures
+    what a user gets.
+
+    >>> caps = BackendCapabilities(defaults={"stop": ["\\n\\n"]})
+    >>> params_for(GenerationParams(max_tokens=8), caps, prefill="Oh.").stop
+    ['\\n\\n']
+    >>> params_for(GenerationParams(stop=[]), caps).stop     # set explicitly: kept
+    []
+    """
+    update: dict[str, object] = {"prefill": prefill, "steering": steering}
+    for key, value in capabilities.defaults.items():
+        if key == "extra_body":
+            extra = dict(base.extra_body)
+            aliases = {"repeat_penalty": "repetition_penalty",
+                       "repetition_penalty": "repeat_penalty"}
+            for k, v in dict(value).items():
+                if k not in extra and aliases.get(k) not in extra:
+                    extra[k] = v
+            update["extra_body"] = extra
+        elif key not in base.model_fields_set:
+            update[key] = value
+    return base.model_copy(update=update, deep=True)
 
 
 def strip_prefill(reply: str, prefill: str) -> str:

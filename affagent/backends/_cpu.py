@@ -1,8 +1,8 @@
 """How many cores are free right now, for choosing llama.cpp's thread count.
 
 Why not the load average: it remembers the last minute, including this program's own earlier
-runs, so back-to-back one-shot calls on an idle 2-core box saw load ~1.5 and backed off to one
-thread (cold starts of 6.7-7.3 s instead of 3.5-5 s). Instead, sample ``/proc/stat`` over a
+runs, so back-to-back one-shot calls on an idle 2-core box backed off to one thread and their
+cold starts nearly doubled (evals/RESULTS.md, "Runtime"). Instead, sample ``/proc/stat`` over a
 short window and subtract this process's own CPU time (``/proc/self/stat``): what is left is
 what *other* programs are using now. Elsewhere (no ``/proc``), fall back to the load average.
 """

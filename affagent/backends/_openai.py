@@ -36,10 +36,9 @@ Behaviour in one place:
   - ``"auto"`` (default; env ``AFFAGENT_PREFILL_MODE`` sets another): ``GET /models`` once;
     ``owned_by`` ``vllm`` or ``llamacpp`` → ``continue``, anything else → ``instruct``.
 
-  Measured (scripts/bench_injection.py through llama-cpp-python's server, SmolLM2-135M, 7
-  injected valences x 5 messages, Pearson r between injected and reply valence): system prompt
-  only r = 0.23; prefill by ``instruct`` r = 0.26 (hardly better); prefill by ``completions``
-  r = 0.42. Use ``completions`` for ChatML models on servers that cannot continue a message.
+  An instructed prefill moves the reply's tone much less than a true continuation
+  (evals/RESULTS.md, "Injection"): use ``completions`` for ChatML models on servers that
+  cannot continue a message.
 
 Example (a running ``vllm serve HuggingFaceTB/SmolLM2-1.7B-Instruct``)::
 
@@ -65,7 +64,8 @@ import httpx
 
 from affagent.backends._common import StreamingBackend
 from affagent.errors import BackendError, ConfigError
-from affagent.types import ChatMessage, GenerationParams
+from affagent.settings import settings
+from affagent.types import BackendCapabilities, ChatMessage, GenerationParams
 
 PrefillMode = Literal["auto", "continue", "instruct", "completions"]
 _Resolved = Literal["continue", "instruct", "completions"]
@@ -155,7 +155,8 @@ class OpenAIBackend(StreamingBackend):
         transport: httpx.AsyncBaseTransport | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        mode = prefill_mode or os.environ.get("AFFAGENT_PREFILL_MODE") or "auto"
+        env = settings()
+        mode = prefill_mode or env.prefill_mode or "auto"
         if mode not in ("auto", "continue", "instruct", "completions"):
             raise ConfigError(
                 f"prefill_mode must be auto, continue, instruct or completions (got {mode!r})"
@@ -163,12 +164,10 @@ class OpenAIBackend(StreamingBackend):
         if retries < 0:
             raise ConfigError("retries must be ≥ 0")
         self.base_url = _normalise_base_url(
-            base_url or os.environ.get("AFFAGENT_BASE_URL") or DEFAULT_BASE_URL
+            base_url or env.base_url or DEFAULT_BASE_URL
         )
         self.model = model
-        self.api_key = api_key or os.environ.get("AFFAGENT_API_KEY") or os.environ.get(
-            "OPENAI_API_KEY"
-        )
+        self.api_key = api_key or env.api_key or os.environ.get("OPENAI_API_KEY")
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.retries = retries
@@ -190,6 +189,21 @@ class OpenAIBackend(StreamingBackend):
         self._client: httpx.AsyncClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self.attempts = 0  # HTTP attempts made on chat completions (for tests and stats)
+
+    @property
+    def capabilities(self) -> BackendCapabilities:  # type: ignore[override]
+        """Exact continuation of a prefill with ``continue`` / ``completions`` (vLLM,
+        llama.cpp's server), only an instruction otherwise; no steering (an OpenAI-compatible
+        server exposes none). ``prefill`` measured best with true continuation, ``fewshot``
+        without (evals/RESULTS.md)."""
+        mode = self._resolved_prefill or self.prefill_mode
+        exact = mode in ("continue", "completions")
+        return BackendCapabilities(
+            prefill="continue" if exact else "instruct",
+            injection="prefill" if exact else "fewshot",
+            constrained="structured_outputs",
+            concurrent=True,
+        )
 
     # ------------------------------------------------------------------ plumbing
     def _http(self) -> httpx.AsyncClient:
@@ -215,37 +229,53 @@ class OpenAIBackend(StreamingBackend):
         cap = min(self.max_backoff_s, self.backoff_s * (2**attempt))
         return random.uniform(cap / 2, cap)
 
+    def _retrying(self) -> Any:
+        """The retry policy (tenacity): up to ``retries`` more attempts on connection errors,
+        5xx and 429, waiting :meth:`_delay` (a server's ``Retry-After`` wins)."""
+        from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+
+        def wait(state: Any) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            return self._delay(state.attempt_number - 1, getattr(exc, "retry_after", None))
+
+        return AsyncRetrying(
+            stop=stop_after_attempt(self.retries + 1),
+            wait=wait,
+            retry=retry_if_exception(_retryable),
+            reraise=True,
+        )
+
     async def _get_json(self, path: str) -> Any:
-        last = ""
-        unreachable = False
-        for attempt in range(self.retries + 1):
-            try:
-                r = await self._http().get(path)
-            except httpx.TimeoutException:
-                raise BackendError(
-                    f"{self.base_url}/{path}: no answer within {self.timeout:g} s"
-                ) from None
-            except httpx.TransportError as exc:
-                last = f"cannot reach {self.base_url}: {_reason(exc)}"
-                unreachable = True
-            else:
-                if r.status_code < 400:
+        made = 0
+        try:
+            async for attempt in self._retrying():
+                with attempt:
+                    made += 1
+                    r = await self._http().get(path)
+                    if r.status_code >= 400:
+                        msg = f"{self.base_url}/{path}: HTTP {r.status_code}: " + _server_message(
+                            r.status_code, r.content
+                        )
+                        if r.status_code < 500 and r.status_code != 429:
+                            raise BackendError(msg)
+                        raise _Retryable(msg)
                     try:
                         return r.json()
                     except ValueError:
                         raise BackendError(
                             f"{self.base_url}/{path}: answer is not JSON"
                         ) from None
-                msg = f"{self.base_url}/{path}: HTTP {r.status_code}: " + _server_message(
-                    r.status_code, r.content
-                )
-                if r.status_code < 500 and r.status_code != 429:
-                    raise BackendError(msg)
-                last, unreachable = msg, False
-            if attempt < self.retries:
-                await asyncio.sleep(self._delay(attempt, None))
-        error = _Unreachable if unreachable else BackendError
-        raise error(last + _after(self.retries))
+        except httpx.TimeoutException:
+            raise BackendError(
+                f"{self.base_url}/{path}: no answer within {self.timeout:g} s"
+            ) from None
+        except httpx.TransportError as exc:
+            raise _Unreachable(
+                f"cannot reach {self.base_url}: {_reason(exc)}{_after(made - 1)}"
+            ) from None
+        except _Retryable as exc:
+            raise BackendError(f"{exc}{_after(made - 1)}") from None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def models(self) -> list[dict[str, Any]]:
         """The server's ``/models`` list (each with at least ``id``)."""
@@ -338,53 +368,67 @@ class OpenAIBackend(StreamingBackend):
             async for d in source:
                 yield d
 
+    async def _open(
+        self, body: dict[str, Any], path: str
+    ) -> tuple[AsyncGenerator[str, None], str | None]:
+        """The response stream and its first delta (None: it ended empty), under the retry
+        policy. Only this part is retried: once a token has streamed, a retry would
+        duplicate the reply."""
+        made = 0
+        try:
+            async for attempt in self._retrying():
+                with attempt:
+                    made += 1
+                    self.attempts += 1
+                    chunks = self._one_attempt(body, path)
+                    try:
+                        return chunks, await anext(chunks)
+                    except StopAsyncIteration:
+                        return chunks, None
+                    except BaseException:
+                        await chunks.aclose()
+                        raise
+        except _Retryable as exc:
+            raise BackendError(f"{exc}{_after(made - 1)}") from None
+        except httpx.ConnectTimeout:
+            raise BackendError(
+                f"cannot reach {self.base_url}: connect timed out after "
+                f"{self.connect_timeout:g} s{_after(made - 1)}"
+            ) from None
+        except httpx.TimeoutException:
+            raise BackendError(
+                f"{self.base_url}: timed out waiting for the first token "
+                f"(read timeout {self.timeout:g} s)"
+            ) from None
+        except httpx.TransportError as exc:
+            raise BackendError(
+                f"cannot reach {self.base_url}: {_reason(exc)}{_after(made - 1)}"
+            ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
     async def _stream_body(
         self, body: dict[str, Any], path: str = "chat/completions"
     ) -> AsyncGenerator[str, None]:
-        attempt = 0
-        while True:
-            self.attempts += 1
-            tokens = 0
-            try:
-                async with contextlib.aclosing(self._one_attempt(body, path)) as chunks:
-                    async for delta in chunks:
-                        tokens += 1
-                        yield delta
+        chunks, first = await self._open(body, path)
+        tokens = 0
+        async with contextlib.aclosing(chunks):
+            if first is None:
                 return
-            except _Retryable as exc:
-                if attempt >= self.retries:
-                    raise BackendError(f"{exc}{_after(attempt)}") from None
-                delay = self._delay(attempt, exc.retry_after)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                if attempt >= self.retries:
-                    reason = (
-                        f"connect timed out after {self.connect_timeout:g} s"
-                        if isinstance(exc, httpx.ConnectTimeout)
-                        else _reason(exc)
-                    )
-                    raise BackendError(
-                        f"cannot reach {self.base_url}: {reason}{_after(attempt)}"
-                    ) from None
-                delay = self._delay(attempt, None)
+            tokens += 1
+            yield first
+            try:
+                async for delta in chunks:
+                    tokens += 1
+                    yield delta
             except httpx.TimeoutException:
-                what = "the next token" if tokens else "the first token"
                 raise BackendError(
-                    f"{self.base_url}: timed out waiting for {what} "
+                    f"{self.base_url}: timed out waiting for the next token "
                     f"(read timeout {self.timeout:g} s)"
                 ) from None
             except httpx.TransportError as exc:
-                if tokens:
-                    raise BackendError(
-                        f"stream from {self.base_url} broke after {tokens} chunks: "
-                        f"{_reason(exc)}"
-                    ) from None
-                if attempt >= self.retries:
-                    raise BackendError(
-                        f"cannot reach {self.base_url}: {_reason(exc)}{_after(attempt)}"
-                    ) from None
-                delay = self._delay(attempt, None)
-            await asyncio.sleep(delay)
-            attempt += 1
+                raise BackendError(
+                    f"stream from {self.base_url} broke after {tokens} chunks: {_reason(exc)}"
+                ) from None
 
     async def _one_attempt(
         self, body: dict[str, Any], path: str
@@ -455,6 +499,14 @@ def render_chat(template: str, messages: Sequence[dict[str, str]]) -> str:
         )
     except Exception as exc:  # jinja2 raises assorted template errors
         raise ConfigError(f"cannot render the chat template: {exc}") from None
+
+
+def _retryable(exc: BaseException) -> bool:
+    """Worth another attempt: the server said so (5xx, 429) or could not be reached. A read
+    timeout is not: the server is up but slow, and a retry would only double the wait."""
+    if isinstance(exc, _Retryable | httpx.ConnectTimeout):
+        return True
+    return isinstance(exc, httpx.TransportError) and not isinstance(exc, httpx.TimeoutException)
 
 
 def _after(attempt: int) -> str:

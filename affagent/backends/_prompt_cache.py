@@ -1,12 +1,11 @@
 """An on-disk cache of evaluated prompt prefixes (llama.cpp KV state), so a fresh process does
 not re-read the system prompt it read last time.
 
-Why: on a small CPU box, evaluating the prompt is most of a one-shot turn. SmolLM2-135M reads
-~80-160 prompt tokens/s on one or two cores here, and a turn's system message (persona, state,
-strategy, hints) is ~300 tokens, of which the persona part (~160 tokens) is the same every
-turn. llama.cpp can save and restore its KV state (``llama_state_save_file``); restoring 160
-tokens takes 8 ms instead of 1.7 s on one thread (``scripts/bench_coldstart_parts.py --only
-cache``).
+Why: on a small CPU box, evaluating the prompt is most of a one-shot turn, and the persona
+part of a turn's system message is the same every turn. llama.cpp can save and restore its KV
+state (``llama_state_save_file``), and restoring a prefix is two orders of magnitude faster
+than evaluating it (``scripts/bench_coldstart_parts.py --only cache``; figures in
+evals/RESULTS.md, "Runtime").
 
 How it learns what is stable, without being told:
 
