@@ -43,7 +43,12 @@ def test_strategy_and_hints_sections() -> None:
     )
     p = PromptBuilder("system").build(inputs(strategy=choice, strategy_info=Info(), hints=hints))
     assert "Reflection of feelings" in p.sections["strategy"]
-    assert Info.guidance in p.sections["strategy"] and Info.example in p.sections["strategy"]
+    assert Info.guidance in p.sections["strategy"]
+    # the example reply only on request: models copy it into their replies
+    assert Info.example not in p.sections["strategy"]
+    shown = PromptBuilder("system", strategy_example=True).build(
+        inputs(strategy=choice, strategy_info=Info(), hints=hints))
+    assert f'For example: "{Info.example}"' in shown.sections["strategy"]
     assert "sadness (60%)" in p.sections["hints"] and '"lost"' in p.sections["hints"]
     assert "Prioritise" in p.sections["hints"]
     assert list(p.sections) == ["persona", "state", "strategy", "hints"]
@@ -51,9 +56,14 @@ def test_strategy_and_hints_sections() -> None:
 
 def test_prefill_opener_follows_state_tone_and_is_deterministic() -> None:
     b = PromptBuilder("prefill")
-    p1 = b.build(inputs(key="s:1"))
-    p2 = b.build(inputs(key="s:1"))
+    friend = load_persona("warm-companion")  # role: contagion, so it may sound angry
+    p1 = b.build(inputs(persona=friend, key="s:1"))
+    p2 = b.build(inputs(persona=friend, key="s:1"))
     assert p1.prefill == p2.prefill and p1.prefill in OPENERS["angry"]
+    # a counsellor (empathic_concern) in the same state opens with concern, not anger
+    assert b.build(inputs(key="s:1")).prefill in OPENERS["concerned"]
+    fewshot = PromptBuilder("fewshot").build(inputs(key="s:1"))
+    assert "irritated" not in fewshot.sections["fewshot"]
     sad = b.build(inputs(state=AffectState(vad=VAD(-0.6, -0.3, -0.3)), key="s:1"))
     assert sad.prefill in OPENERS["sad"]
     calm = b.build(inputs(state=AffectState(), key="s:1"))
@@ -75,6 +85,10 @@ def test_prefill_opener_follows_state_tone_and_is_deterministic() -> None:
 def test_tone_labels(vad: tuple[float, float, float], label: str) -> None:
     assert tone_label(VAD(*vad)) == label
     assert choose_opener(VAD(*vad), "k") in OPENERS[label]
+    caring = "concerned" if label in ("angry", "anxious") else label
+    for role in ("empathic_concern", "composed"):
+        assert tone_label(VAD(*vad), role) == caring
+    assert tone_label(VAD(*vad), "contagion") == label
 
 
 def test_fewshot_and_none_and_combinations() -> None:

@@ -8,9 +8,14 @@ reply valence on SmolLM2-135M), so the others show the tone instead of describin
 ``prefill``  plus the reply starts with a short opener in the state's tone
              (:mod:`affagent.prompting.openers`); the opener is part of the stored reply.
 ``fewshot``  plus one example exchange answered in the state's tone, before the history.
+``steer``    plus activation steering: the state's V, A and D become coefficients of direction
+             vectors added to the model's residual stream for the whole reply
+             (:attr:`InjectionPlan.steering` → ``Prompt.steering`` → ``GenerationParams``);
+             only on a backend whose ``capabilities.steering`` names those directions (the
+             embedded backend, for models with shipped vectors).
 ``none``     no state at all (a control condition for benchmarks).
 
-Methods combine with ``+``: ``fewshot+prefill``.
+Methods combine with ``+``: ``fewshot+prefill``, ``steer+prefill``.
 """
 
 from __future__ import annotations
@@ -30,6 +35,9 @@ class InjectionPlan:
     state_in_system: bool = True
     examples: list[tuple[str, str]] = field(default_factory=list)
     prefill: str = ""
+    steering: dict[str, float] | None = None
+    #: The persona's role (what the tone bank fits its openers to); set by the builder.
+    role: str | None = None
 
 
 class Injection(Protocol):
@@ -49,14 +57,25 @@ class PrefillInjection:
     name = "prefill"
 
     def apply(self, state: AffectState, key: str, plan: InjectionPlan) -> None:
-        plan.prefill = choose_opener(state.vad, key)
+        plan.prefill = choose_opener(state.vad, key, plan.role)
 
 
 class FewShotInjection:
     name = "fewshot"
 
     def apply(self, state: AffectState, key: str, plan: InjectionPlan) -> None:
-        plan.examples.append(example_exchange(state.vad))
+        plan.examples.append(example_exchange(state.vad, plan.role))
+
+
+class SteerInjection:
+    """The state as steering coefficients, one per axis (the backend scales and applies
+    them; see ``affagent.backends._steering``)."""
+
+    name = "steer"
+
+    def apply(self, state: AffectState, key: str, plan: InjectionPlan) -> None:
+        v = state.vad
+        plan.steering = {"V": round(v.v, 4), "A": round(v.a, 4), "D": round(v.d, 4)}
 
 
 class NoInjection:
@@ -67,21 +86,19 @@ class NoInjection:
 
 
 INJECTIONS: dict[str, Injection] = {
-    m.name: m for m in (SystemInjection(), PrefillInjection(), FewShotInjection(), NoInjection())
+    m.name: m
+    for m in (
+        SystemInjection(), PrefillInjection(), FewShotInjection(), SteerInjection(),
+        NoInjection(),
+    )
 }
 
-#: The default per backend, from scripts/bench_injection.py (Pearson r between injected and
-#: reply valence, SmolLM2-135M, 7 valences × 4 neutral messages, n = 28 per method,
-#: 2026-11-27; standard error about 0.15, so close figures are ties):
-#:
-#: - ``embedded`` (llama.cpp in process, true continuation of the prefill): none −0.17,
-#:   system 0.40, **prefill 0.57**, fewshot 0.53, fewshot+prefill 0.39 → ``prefill``;
-#: - ``openai`` against llama-cpp-python's server (prefill in "instruct" mode, since that
-#:   server cannot continue an assistant message): system 0.24, prefill 0.32,
-#:   **fewshot 0.44** → ``fewshot``;
-#: - ``vllm`` continues the prefill like the embedded backend does, so it gets the embedded
-#:   winner (not measured here: no GPU);
-#: - ``scripted`` reads the V= line, so ``system`` is enough.
+#: The best method per backend *name*, for code that has only a name. The agent never reads
+#: this: it asks the backend (``backend.capabilities.injection``), which knows its model: the
+#: embedded backend steers a model that ships steering vectors and prefills one that does not;
+#: an OpenAI-compatible server cannot continue an assistant message, so few-shot tone
+#: examples carry the state there. Figures and the command behind each choice:
+#: evals/RESULTS.md ("Injection").
 DEFAULT_INJECTION: dict[str, str] = {
     "embedded": "prefill",
     "openai": "fewshot",

@@ -17,12 +17,20 @@ sad               sad (−0.63, −0.27, −0.33)                  "Oh... that's
 angry             angry (−0.51, +0.59, +0.25)                "Honestly, that's not okay."
 anxious           fearful (−0.64, +0.60, −0.43)              "Oh no... okay."
 neutral           the origin                                 "I see."
+concerned         (angry or anxious, for a caring role)      "Oh, I'm sorry. That sounds hard."
 ================  =========================================  =================================
+
+The bank fits the persona's **role** (:mod:`affagent.affect.appraisal`): a persona whose role
+is ``empathic_concern`` or ``composed`` is stirred by the user's distress *on their behalf*,
+so where its state lies near "angry" or "anxious" it opens with concern, never with
+"Ugh. That's frustrating." or "that makes me uneasy" (which would make the user's trouble
+about the agent). A ``contagion`` persona (a friend who feels with you) keeps them.
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from functools import lru_cache
 
 from affagent.affect.labels import label_vad
@@ -54,7 +62,16 @@ OPENERS: dict[str, tuple[str, ...]] = {
     "sad": ("Oh... that's hard.", "Oh... I'm sorry.", "That sounds really heavy."),
     "angry": ("Honestly, that's not okay.", "Ugh. That's frustrating.", "Hmm. I don't like this."),
     "anxious": ("Oh no... okay.", "Oh dear, that's worrying.", "Hmm, that makes me uneasy."),
+    "concerned": (
+        "Oh, I'm sorry. That sounds hard.",
+        "That sounds really painful.",
+        "Oh no, I'm sorry you're going through this.",
+    ),
 }
+
+#: Tones a caring role turns into concern (see the module doc).
+CARING_ROLES = frozenset({"empathic_concern", "composed"})
+_CONCERN_FOR = frozenset({"angry", "anxious"})
 
 #: One (user, assistant) example exchange per label, for few-shot tone demonstrations.
 EXAMPLES: dict[str, tuple[str, str]] = {
@@ -71,6 +88,10 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     "sad": ("How are you doing?", "Honestly, I feel a bit low today... but I'm here with you."),
     "angry": ("How are you doing?", "Frankly, I'm irritated today. But go on, what happened?"),
     "anxious": ("How are you doing?", "I'm a little on edge, to be honest. What's going on?"),
+    "concerned": (
+        "I had a rough week.",
+        "I'm sorry, that sounds hard. What made it so rough?",
+    ),
 }
 
 
@@ -79,19 +100,52 @@ def _anchors() -> dict[str, VAD]:
     return {label: label_vad(term) for label, term in ANCHORS.items()}
 
 
-def tone_label(state: VAD) -> str:
-    """The bank's label for a state: ``neutral`` near the origin, else the nearest anchor."""
+def tone_label(state: VAD, role: str | None = None) -> str:
+    """The bank's label for a state: ``neutral`` near the origin, else the nearest anchor;
+    ``concerned`` instead of angry/anxious for a caring ``role``.
+
+    >>> tone_label(VAD(-0.5, 0.6, 0.2)), tone_label(VAD(-0.5, 0.6, 0.2), "empathic_concern")
+    ('angry', 'concerned')
+    """
     if state.norm() < NEUTRAL_RADIUS:
         return "neutral"
-    return min(_anchors().items(), key=lambda kv: (state - kv[1]).norm())[0]
+    label = min(_anchors().items(), key=lambda kv: (state - kv[1]).norm())[0]
+    if role in CARING_ROLES and label in _CONCERN_FOR:
+        return "concerned"
+    return label
 
 
-def choose_opener(state: VAD, key: str = "") -> str:
-    """A short opener in the state's tone; deterministic for a given ``key`` (e.g.
-    ``"<session>:<turn>"``)."""
-    options = OPENERS[tone_label(state)]
+def choose_opener(state: VAD, key: str = "", role: str | None = None) -> str:
+    """A short opener in the state's tone (fitted to ``role``); deterministic for a given
+    ``key`` (e.g. ``"<session>:<turn>"``)."""
+    options = OPENERS[tone_label(state, role)]
     return options[zlib.crc32(key.encode("utf-8")) % len(options)]
 
 
-def example_exchange(state: VAD) -> tuple[str, str]:
-    return EXAMPLES[tone_label(state)]
+def example_exchange(state: VAD, role: str | None = None) -> tuple[str, str]:
+    return EXAMPLES[tone_label(state, role)]
+
+
+def strategy_opener(info: object | None, key: str = "", recent: Sequence[str] = ()) -> str:
+    """A reply stem for the chosen strategy, from its file's ``openers`` (empty when it has
+    none); deterministic per ``key``, and chosen independently of the tone opener.
+
+    A stem found in one of the ``recent`` replies is not used again while another is left,
+    so a run of Questions does not open "How are you feeling about" twice in a row.
+
+    >>> class Q: openers = ["Can I ask,", "How are you feeling about"]
+    >>> strategy_opener(Q, "s:3", recent=["How are you feeling about this?"])
+    'Can I ask,'
+    """
+    options = [str(o) for o in getattr(info, "openers", None) or []]
+    if not options:
+        return ""
+    seen = [r.lower() for r in recent]
+    fresh = [o for o in options if not any(o.lower() in r for r in seen)]
+    pool = fresh or options
+    return pool[zlib.crc32(f"{key}:strategy".encode()) % len(pool)]
+
+
+def join_prefill(tone: str, stem: str) -> str:
+    """The prefill: the tone opener, then the strategy's stem (either may be empty)."""
+    return " ".join(p for p in (tone.strip(), stem.strip()) if p)
