@@ -78,6 +78,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from affagent.evals.protocol import PhaseRoles
+from affagent.stats import partial_pearson, pearson
 
 __all__ = [
     "METRIC_NAMES",
@@ -279,36 +280,6 @@ def mean_abs_dv(valence: Sequence[float]) -> float | None:
     return sum(abs(valence[t] - valence[t - 1]) for t in range(1, len(valence))) / (
         len(valence) - 1
     )
-
-
-def pearson(x: Sequence[float], y: Sequence[float]) -> float | None:
-    """Pearson's r; ``None`` for fewer than 3 pairs or a constant series."""
-    if len(x) != len(y):
-        raise ValueError("pearson needs equal-length sequences")
-    n = len(x)
-    if n < 3:
-        return None
-    mx, my = _mean(x), _mean(y)
-    sxx = sum((a - mx) ** 2 for a in x)
-    syy = sum((b - my) ** 2 for b in y)
-    if sxx < 1e-12 or syy < 1e-12:
-        return None
-    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y, strict=True))
-    return max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy)))
-
-
-def partial_pearson(
-    x: Sequence[float], y: Sequence[float], z: Sequence[float], max_collinear: float = 0.995
-) -> float | None:
-    """Partial correlation of ``x`` and ``y`` given ``z``; ``None`` when undefined or when
-    ``|r_xz| > max_collinear`` (``x`` carries nothing beyond ``z``)."""
-    rxy, rxz, ryz = pearson(x, y), pearson(x, z), pearson(y, z)
-    if rxy is None or rxz is None or ryz is None or abs(rxz) > max_collinear:
-        return None
-    den = math.sqrt((1 - rxz * rxz) * (1 - ryz * ryz))
-    if den < 1e-9:
-        return None
-    return max(-1.0, min(1.0, (rxy - rxz * ryz) / den))
 
 
 def top_labels(states: Sequence[tuple[float, float, float]]) -> list[str]:

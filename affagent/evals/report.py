@@ -75,36 +75,51 @@ def _fmt(cell: dict[str, Any] | None, runs: int) -> str:
     return s if n >= runs else f"{s} ({n}/{runs})"
 
 
-def mean_inputs(runs: dict[str, list[RunData]]) -> list[VAD]:
-    """The estimated VAD of each user turn, averaged over every run (the estimator is
-    deterministic, so the runs agree up to float noise)."""
+def mean_stimuli(runs: dict[str, list[RunData]], persona: str) -> list[VAD]:
+    """The stimulus of each user turn (what the appraisal made of it), averaged over every
+    run (perception and appraisal are deterministic, so the runs agree up to float noise).
+    Rows written before the appraisal stage carry only the user's estimate: it is appraised
+    here, for the persona's role."""
+    from affagent.affect.appraisal import appraise
+    from affagent.persona import load_persona
+
     all_runs = [r for rs in runs.values() for r in rs]
     if not all_runs:
         return []
+    p = load_persona(persona)
     n = min(r.complete_for for r in all_runs)
+
+    def stim(row: Any) -> VAD:
+        if row.stimulus is not None:
+            return VAD(row.stimulus["V"], row.stimulus["A"], row.stimulus["D"])
+        u = VAD(row.user_vad["V"], row.user_vad["A"], row.user_vad["D"])
+        return appraise(u, role=p.role, personality=p.traits).stimulus
+
     return [
-        VAD(*(sum(r.rows[t].user_vad[k] for r in all_runs) / len(all_runs) for k in "VAD"))
+        VAD(*(sum(stim(r.rows[t]).as_tuple()[i] for r in all_runs) / len(all_runs)
+              for i in range(3)))
         for t in range(n)
     ]
 
 
 def momentum_sweep(
-    inputs: Sequence[VAD],
+    stim: Sequence[VAD],
     phases: Sequence[str],
     persona: str,
     roles: PhaseRoles,
     params: MetricParams | None = None,
     mus: Sequence[float] = SWEEP_MUS,
 ) -> list[dict[str, Any]]:
-    """Metrics of ``second:μ`` for each μ, by the pure dynamics over ``inputs``."""
+    """Metrics of ``second:μ`` for each μ, by the pure dynamics over ``stim``: the stimuli
+    the runs' agents appraised (:func:`mean_stimuli`)."""
     from affagent.persona import load_persona
 
     p = load_persona(persona).traits
     w = p.weights()
-    tv = [target(x, w).v for x in inputs]
+    tv = [target(x, w).v for x in stim]
     out = []
     for mu in mus:
-        states = simulate(list(inputs), p, parse_dynamics(f"second:{mu}"))
+        states = simulate(list(stim), p, parse_dynamics(f"second:{mu}"))
         traj = Trajectory(
             phases=list(phases)[: len(states)],
             valence=[s.vad.v for s in states],
@@ -307,7 +322,7 @@ def write_report(
     _plot_trajectories(dest / "trajectories.png", runs, proto.phases, roles,
                        f"{title}: agent state, mean ± SD over seeds")
     figs["trajectories"] = "trajectories.png"
-    inputs = mean_inputs(runs)
+    inputs = mean_stimuli(runs, m.persona)
     sweep = (
         momentum_sweep(inputs, proto.phases, m.persona, roles, params)
         if len(inputs) == len(proto.phases)

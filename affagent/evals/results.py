@@ -64,6 +64,9 @@ class TurnRow(BaseModel):
     session_id: str
     user_vad: VADDict
     target: VADDict = Field(description="the personality's target for the user's turn")
+    stimulus: VADDict | None = Field(
+        None, description="what the user's turn meant to the persona (the appraisal)"
+    )
     state_before: VADDict
     state: VADDict = Field(description="state after the turn: what the prompt was given")
     reply_vad: VADDict | None = None

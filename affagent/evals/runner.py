@@ -162,13 +162,22 @@ def _vad(est: Any) -> dict[str, float]:
     return {"V": float(est.V), "A": float(est.A), "D": float(est.D)}
 
 
+def _stimulus(trace: TurnTrace) -> VAD:
+    """What the dynamics integrated on this turn: the appraised stimulus (the user's estimate
+    for traces written before the appraisal stage)."""
+    if trace.appraisal and "stimulus" in trace.appraisal:
+        s = trace.appraisal["stimulus"]
+        return VAD(s["V"], s["A"], s["D"])
+    x = trace.user_estimate.vad
+    return VAD(x.v, x.a, x.d)
+
+
 def row_from_trace(
     trace: TurnTrace, *, condition: str, seed: int, phase: str, w: TransitionWeights,
     ms: float | None = None,
     attempts: int = 1,
     gen_vad: dict[str, float] | None = None,
 ) -> TurnRow:
-    x = trace.user_estimate.vad
     top = trace.emotions.top(1) if trace.emotions is not None else []
     return TurnRow(
         condition=condition,
@@ -179,7 +188,8 @@ def row_from_trace(
         reply=trace.reply,
         session_id=trace.session_id,
         user_vad=_vad(trace.user_estimate),
-        target=target(VAD(x.v, x.a, x.d), w).to_dict(),
+        target=target(_stimulus(trace), w).to_dict(),
+        stimulus=_stimulus(trace).to_dict(),
         state_before=dict(trace.state_before["vad"]),
         state=dict(trace.state_after["vad"]),
         reply_vad=None if trace.reply_estimate is None else _vad(trace.reply_estimate),
@@ -400,7 +410,7 @@ def agent_factory(
 
     kw: dict[str, Any] = {}
     if model is not None:
-        kw["model_path" if backend == "embedded" else "model"] = model
+        kw["model"] = model  # a server's model name, or the embedded backend's GGUF path
     base = AgentConfig(
         persona=persona,
         backend=backend,
@@ -438,9 +448,9 @@ class ScriptFeeler:
     def feel(
         self,
         state: AffectState,
-        perception: Any,
+        stimulus: VAD,
         personality: Personality,
         dynamics: DynamicsSpec,
         now: float,
     ) -> AffectState:
-        return step(state, perception.estimate.vad, personality, dynamics, now=now)
+        return step(state, stimulus, personality, dynamics, now=now)

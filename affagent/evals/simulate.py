@@ -1,17 +1,19 @@
-"""Protocol dynamics without a language model: estimate each user turn once, then run the
-pure dynamics (:func:`affagent.affect.dynamics.simulate`) under each condition.
+"""Protocol dynamics without a language model: perceive each user turn once and appraise it
+for the persona's role with the agent's own stages (:class:`affagent.agent.ModelPerceiver`,
+:class:`affagent.agent.RoleAppraiser`), then run the pure dynamics
+(:func:`affagent.affect.dynamics.simulate`) under each condition.
 
 In affagent only the user's turns move the state (the reply never feeds back), so for a fixed
-script this gives exactly the state trajectories a full ``protocol run`` would produce, in
-seconds, and every metric except tone tracking. Use it to choose conditions or a persona
-before spending hours of generation, and as a check on a full run (the report's momentum
-sweep is built the same way).
+script this gives exactly the state trajectories a full ``protocol run`` with the same
+estimator and classifier would produce, in seconds, and every metric except tone tracking.
+Use it to choose conditions or a persona before spending hours of generation, and as a check
+on a full run (the report's momentum sweep is built the same way).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from affagent.affect.dynamics import DynamicsSpec, simulate
 from affagent.affect.personality import target
@@ -19,39 +21,64 @@ from affagent.affect.vad import VAD
 from affagent.evals.metrics import MetricParams, Trajectory, run_metrics, top_labels
 from affagent.evals.protocol import PhaseRoles, Protocol
 
-__all__ = ["estimate_inputs", "simulate_protocol"]
+if TYPE_CHECKING:
+    from affagent.agent import Perception
+    from affagent.persona import Persona
+
+__all__ = ["perceive_inputs", "simulate_protocol", "stimuli"]
 
 
-def estimate_inputs(protocol: Protocol, estimator: str = "default") -> tuple[list[VAD], str]:
-    """The estimated VAD of each user turn, and the estimator actually used (the agent's
-    loader: the keyword estimator stands in when the perception models are missing)."""
-    from affagent.agent._components import load_estimator
+def perceive_inputs(
+    protocol: Protocol, estimator: str = "default", classifier: str = "goemotions"
+) -> tuple[list[Perception], dict[str, str]]:
+    """Each user turn as the agent's perceive stage reads it, and the components used (the
+    agent's loaders: the keyword estimator stands in when the perception models are
+    missing)."""
+    from affagent.agent import ModelPerceiver
+    from affagent.agent._components import load_classifier, load_estimator, load_hints_formatter
 
     notes: dict[str, str] = {}
-    est = load_estimator(estimator, notes)
-    out = est.estimate([t.user for t in protocol.turns])
-    return [e.vad for e in out], notes.get("estimator", estimator)
+    perceiver = ModelPerceiver(
+        load_estimator(estimator, notes),
+        load_classifier(classifier, notes),
+        load_hints_formatter(),
+    )
+    return [perceiver.perceive(t.user) for t in protocol.turns], notes
+
+
+def stimuli(perceptions: Sequence[Perception], persona: Persona) -> list[VAD]:
+    """What each perceived user turn means to ``persona``: the agent's appraise stage. For
+    ``contagion`` (the neutral persona of the paper replication) this is the perceived
+    affect."""
+    from affagent.agent import RoleAppraiser
+
+    appraiser = RoleAppraiser()
+    return [appraiser.appraise(p, persona).vad for p in perceptions]
 
 
 def simulate_protocol(
     protocol: Protocol,
-    inputs: Sequence[VAD],
+    perceptions: Sequence[Perception],
     persona: str,
     conditions: Sequence[DynamicsSpec],
     roles: PhaseRoles | None = None,
     params: MetricParams | None = None,
 ) -> dict[str, Any]:
-    """``{"conditions": {NAME: {METRIC: value}}, "trajectories": {NAME: [[v, a, d], ...]}}``."""
+    """``{"conditions": {NAME: {METRIC: value}}, "trajectories": {NAME: [[v, a, d], ...]},
+    "inputs": [[v, a, d], ...], "stimuli": [[v, a, d], ...], "role": ROLE}``."""
     from affagent.persona import load_persona
 
-    p = load_persona(persona).traits
+    persona_ = load_persona(persona)
+    p = persona_.traits
     w = p.weights()
     r = protocol.phase_roles(roles)
-    tv = [target(x, w).v for x in inputs]
+    stim = stimuli(perceptions, persona_)
+    inputs = [x.estimate.vad for x in perceptions]
+    tv = [target(x, w).v for x in stim]
     metrics: dict[str, Any] = {}
     trajs: dict[str, list[list[float]]] = {}
     for spec in conditions:
-        states = simulate(list(inputs), p, spec)
+        states = simulate(stim, p, spec)
         traj = Trajectory(
             phases=protocol.phases,
             valence=[s.vad.v for s in states],
@@ -62,4 +89,10 @@ def simulate_protocol(
         m = run_metrics(traj, r, params)
         metrics[str(spec)] = {k: v for k, v in m.items() if not k.startswith("tone")}
         trajs[str(spec)] = [list(s.vad.as_tuple()) for s in states]
-    return {"conditions": metrics, "trajectories": trajs, "inputs": [list(x) for x in inputs]}
+    return {
+        "conditions": metrics,
+        "trajectories": trajs,
+        "inputs": [list(x) for x in inputs],
+        "stimuli": [list(x) for x in stim],
+        "role": persona_.role,
+    }
