@@ -2,7 +2,8 @@
 (estimator, classifier, selector, backend, store) can be swapped in configuration and tested
 alone. Data flows one way::
 
-    perceive → feel → choose → prompt → generate → reflect → persist
+    validate → safety → perceive → appraise → feel → choose → prompt → generate → reflect
+    → persist
 
 All records serialise to JSON and back exactly (``model_dump(mode="json")`` /
 ``model_validate``).
@@ -139,7 +140,39 @@ class GenerationParams(BaseModel):
     seed: int | None = None
     stop: list[str] = Field(default_factory=list)
     prefill: str = ""
+    steering: dict[str, float] | None = Field(
+        default=None,
+        description="activation-steering coefficients by direction name (e.g. "
+        '{"V": 0.6, "A": -0.2, "D": 0.1}); only for a backend whose capabilities say '
+        "it can steer",
+    )
     extra_body: dict[str, Any] = Field(default_factory=dict)
+
+
+class BackendCapabilities(BaseModel):
+    """What a backend can do, declared by the backend itself: the agent asks this, never the
+    backend's name.
+
+    ``prefill``: ``"continue"`` (the reply truly continues the prefilled text), ``"instruct"``
+    (the model is only asked to begin with it; the backend puts it in front) or ``"none"``.
+    ``steering``: names of the directions it can add to the residual stream (empty: none).
+    ``defaults``: generation options it wants unless the caller sets them (a small local
+    model's stop at a blank line and repeat penalty, say). ``injection``: the injection method
+    that measured best on this backend (evals/RESULTS.md). ``constrained``: how it restricts
+    output to a list of choices (vLLM's ``structured_outputs``, a llama.cpp grammar from
+    ``guided_choice``, or not at all). ``concurrent``: whether parallel requests are served
+    in parallel (a batching server) rather than one at a time."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prefill: Literal["continue", "instruct", "none"] = "instruct"
+    steering: tuple[str, ...] = ()
+    stop: bool = True
+    repeat_penalty: bool = False
+    injection: str = "system"
+    constrained: Literal["guided_choice", "structured_outputs", "none"] = "none"
+    concurrent: bool = False
+    defaults: dict[str, Any] = Field(default_factory=dict)
 
 
 @runtime_checkable
@@ -148,6 +181,9 @@ class Backend(Protocol):
     :class:`affagent.errors.BackendError` on failure (down, timeout, broken stream)."""
 
     name: str
+
+    @property
+    def capabilities(self) -> BackendCapabilities: ...
 
     async def generate(self, messages: Sequence[ChatMessage], params: GenerationParams) -> str: ...
 
@@ -173,8 +209,13 @@ class TurnTrace(BaseModel):
     reply: str
     user_estimate: VADEstimate
     emotions: EmotionResult | None = None
+    appraisal: dict[str, Any] | None = Field(
+        default=None,
+        description="what the user's affect meant to this persona: stimulus V/A/D, role, reason",
+    )
     state_before: dict[str, Any]
     state_after: dict[str, Any]
+    feeling: list[str] = Field(default_factory=list, description="feeling words in the prompt")
     strategy: StrategyChoice | None = None
     prompt_sections: dict[str, str] = Field(default_factory=dict)
     prompt_messages: list[ChatMessage] = Field(default_factory=list)

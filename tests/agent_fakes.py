@@ -11,8 +11,10 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from affagent.backends import StreamingBackend
 from affagent.errors import BackendError
 from affagent.types import (
+    BackendCapabilities,
     ChatMessage,
     GenerationParams,
     StrategyChoice,
@@ -23,42 +25,47 @@ from affagent.types import (
 _V = re.compile(r"V=([+-]\d\.\d\d)")
 
 
-class FakeBackend:
-    """Replies ``"<tone> reply to: <user text>"`` where tone comes from the V= in the system
-    prompt, streamed word by word. ``fail``: None | "down" | "midstream" | "slow" | "empty"."""
+class FakeBackend(StreamingBackend):
+    """The one fake LLM backend of the test suite (the real ones have their own tests).
+
+    Replies ``"<tone> reply to: <user text>."`` (a whole sentence, so the agent's reply
+    filter keeps it) where tone comes from the V= in the system
+    prompt (or the next of ``replies``), streamed word by word; ``generate`` is the joined
+    stream, as for every real backend. ``fail``: None | "down" | "crash" (a non-affagent
+    exception) | "midstream" (after a first sentence) | "slow" (hangs for 30 s after a
+    first sentence, which the reply filter lets through)
+    | "empty".
+    ``capabilities`` stands in for a real backend's declaration."""
 
     name = "fake"
+    capabilities = BackendCapabilities(prefill="continue")
 
     def __init__(
-        self, fail: str | None = None, delay: float = 0.0, echo_prefill: bool = True, **kw: Any
+        self,
+        fail: str | None = None,
+        delay: float = 0.0,
+        echo_prefill: bool = True,
+        *,
+        replies: list[str] | None = None,
+        capabilities: BackendCapabilities | None = None,
+        **kw: Any,
     ) -> None:
         self.fail = fail
         self.echo_prefill = echo_prefill
         self.delay = delay
+        self.replies = replies
+        if capabilities is not None:
+            self.capabilities = capabilities
         self.calls: list[tuple[list[ChatMessage], GenerationParams]] = []
         self.closed = False
 
     def _reply(self, messages: Sequence[ChatMessage]) -> str:
+        if self.replies:
+            return self.replies[(len(self.calls) - 1) % len(self.replies)]
         m = _V.search(messages[0].content)
         v = float(m.group(1)) if m else 0.0
         tone = "warm" if v > 0.1 else "cold" if v < -0.1 else "plain"
-        return f"{tone} reply to: {messages[-1].content[:40]}"
-
-    async def generate(self, messages: Sequence[ChatMessage], params: GenerationParams) -> str:
-        self.calls.append((list(messages), params))
-        if self.fail == "down":
-            raise BackendError("fake backend is down")
-        if self.fail == "crash":
-            raise RuntimeError("connection reset")
-        if self.fail == "slow":
-            await asyncio.sleep(30)
-        if self.fail == "empty":
-            return ""
-        await asyncio.sleep(self.delay)
-        body = self._reply(messages)
-        if params.prefill and self.echo_prefill:  # the backends' contract
-            return params.prefill + " " + body
-        return body
+        return f"{tone} reply to: {messages[-1].content[:40].rstrip('.!?')}."
 
     async def stream(
         self, messages: Sequence[ChatMessage], params: GenerationParams
@@ -66,17 +73,24 @@ class FakeBackend:
         self.calls.append((list(messages), params))
         if self.fail == "down":
             raise BackendError("fake backend is down")
+        if self.fail == "crash":
+            raise RuntimeError("connection reset")
+        if self.fail == "empty":
+            return
         words = self._reply(messages).split(" ")
         if params.prefill and self.echo_prefill:
             yield params.prefill[:3]  # split across deltas, as a real tokenizer may
             yield params.prefill[3:]
             words[0] = " " + words[0]
+        if self.fail == "midstream":  # a whole sentence reaches the reader, then it breaks
+            yield " I hear you. And"
+            raise BackendError("stream broke")
+        if self.fail == "slow":  # the reader gets a whole sentence, then the backend hangs
+            yield " I hear you. And"
+            await asyncio.sleep(30)
         for i, w in enumerate(words):
-            if self.fail == "midstream" and i == 2:
-                raise BackendError("stream broke")
-            if self.fail == "slow" and i == 1:
-                await asyncio.sleep(30)
-            await asyncio.sleep(self.delay)
+            if self.delay:
+                await asyncio.sleep(self.delay)
             yield w if i == 0 else " " + w  # the first word carries its own space
 
     async def aclose(self) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import pytest
 
+from affagent.affect.appraisal import appraise
 from affagent.affect.dynamics import step
 from affagent.affect.state import AffectState
 from affagent.agent import Agent, AgentConfig, KeywordEstimator, StreamEvent
@@ -53,8 +55,13 @@ async def test_turn_moves_state_by_dynamics_and_persists() -> None:
     r1 = await agent.respond("My boss yelled at me.")
     p = load_persona("calm-counsellor")
     start = AffectState.at_rest(p.traits.resting())
-    expect = step(start, FixedEstimator(-0.8, 0.5, 0.2).value.vad, p.traits, p.dynamics, now=1000.0)
+    # what the user's distress means to a counsellor (concern), then the dynamics
+    stim = appraise(FixedEstimator(-0.8, 0.5, 0.2).value.vad, role=p.role, personality=p.traits)
+    assert stim.stimulus.v < 0 and stim.stimulus.a < 0.5  # concern, calmer than the user
+    expect = step(start, stim.stimulus, p.traits, p.dynamics, now=1000.0)
     assert r1.turn == 1 and r1.state == expect.vad.to_dict()
+    assert r1.stimulus == stim.stimulus.to_dict() and r1.trace.appraisal is not None
+    assert r1.trace.appraisal["role"] == "empathic_concern" and r1.feeling
     assert r1.trace.state_before == start.to_dict()
     assert r1.user_estimate["V"] == -0.8
     assert r1.trace.injection == "system" and "prefill" not in r1.trace.prompt_sections
@@ -62,7 +69,7 @@ async def test_turn_moves_state_by_dynamics_and_persists() -> None:
     r2 = await agent.respond("Still upset.", r1.session_id)
     expect2 = step(
         expect,
-        FixedEstimator(-0.8, 0.5, 0.2).value.vad,
+        stim.stimulus,
         p.traits,
         p.dynamics,
         elapsed_s=30.0,
@@ -154,16 +161,46 @@ async def test_stream_cancelled_stores_nothing() -> None:
     # cancelling the consuming task stores nothing either
     slow = make(fail="slow", store=agent.store)
 
+    started = asyncio.Event()
+
     async def consume() -> None:
-        async for _ in slow.stream("wait", sid):
-            pass
+        async for ev in slow.stream("wait", sid):
+            assert ev.kind == "token"  # never "done": the backend hangs mid-reply
+            started.set()
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.3)
+    await asyncio.wait_for(started.wait(), 60)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert agent.store.get_session(sid).turns == 0
+
+
+async def test_a_cancel_during_the_commit_waits_for_it() -> None:
+    """The reply is complete and being written when the caller cancels: the write finishes
+    (the turn is stored, whole) and the cancel is raised after it, not before."""
+    store = SessionStore("sqlite://")
+    entered, release = threading.Event(), threading.Event()
+    real_commit = store.commit_turn
+
+    def slow_commit(*args: Any, **kw: Any) -> None:
+        entered.set()
+        assert release.wait(60)
+        real_commit(*args, **kw)
+
+    store.commit_turn = slow_commit  # type: ignore[method-assign]
+    agent = make(store=store)
+    sid = agent.new_session()
+    task = asyncio.create_task(agent.respond("Tell me something", sid))
+    assert await asyncio.to_thread(entered.wait, 60)
+    task.cancel()
+    await asyncio.sleep(0)  # the cancel reaches the turn while the write is blocked
+    assert not task.done()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    rec = store.get_session(sid)
+    assert rec.turns == 1 and rec.version == 1
 
 
 @pytest.mark.parametrize("fail", ["down", "crash", "empty"])
@@ -281,13 +318,18 @@ async def test_two_agents_racing_one_session_cannot_both_commit(tmp_path) -> Non
     b = make(database_url=url)
     sid = a.new_session()
 
-    class Slow(FakeBackend):
-        async def generate(self, messages, params):  # type: ignore[no-untyped-def]
-            await asyncio.sleep(0.2)
-            return await super().generate(messages, params)
+    both_read = asyncio.Barrier(2)
 
-    a._backend = Slow()
-    b._backend = Slow()
+    class Meet(FakeBackend):
+        """Both turns have read the session (version 0) before either may finish."""
+
+        async def stream(self, messages, params):  # type: ignore[no-untyped-def]
+            await both_read.wait()
+            async for d in super().stream(messages, params):
+                yield d
+
+    a._backend = Meet()
+    b._backend = Meet()
     res = await asyncio.gather(
         a.respond("from a", sid), b.respond("from b", sid), return_exceptions=True
     )
@@ -377,41 +419,46 @@ async def test_with_the_scripted_backend_tone_follows_state() -> None:
     )
 
 
-async def test_component_load_failures_fall_back_unless_strict(
-    monkeypatch: pytest.MonkeyPatch,
+async def test_only_a_missing_package_falls_back_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A missing optional package (ImportError) falls back with a warning and a note in
+    ``agent.components``; any other error surfaces; ``strict_components`` makes the missing
+    package an error too."""
     import affagent.strategy as strategy_pkg
+
+    def missing(name: str, **kw: Any) -> Any:
+        raise ModuleNotFoundError("No module named 'sentence_transformers'",
+                                  name="sentence_transformers")
 
     def broken(name: str, **kw: Any) -> Any:
         raise ConfigError("strategy head not found: x.npz")
 
-    monkeypatch.setattr(strategy_pkg, "load_selector", broken)
-    agent = Agent(
-        AgentConfig(backend="scripted", database_url="sqlite://", classifier="none"),
-        backend=FakeBackend(),
-        estimator=FixedEstimator(),
-    )
-    r = await agent.respond("hello")
-    assert r.strategy is None and "head not found" in agent.components["selector"]
-    strict = Agent(
-        AgentConfig(
-            backend="scripted", database_url="sqlite://", classifier="none", strict_components=True
-        ),
-        backend=FakeBackend(),
-        estimator=FixedEstimator(),
-    )
-    with pytest.raises(ConfigError, match="head not found"):
+    def agent(**cfg: Any) -> Agent:
+        return Agent(
+            AgentConfig(backend="scripted", database_url="sqlite://", classifier="none", **cfg),
+            backend=FakeBackend(),
+            estimator=FixedEstimator(),
+        )
+
+    monkeypatch.setattr(strategy_pkg, "load_selector", missing)
+    lenient = agent()
+    with caplog.at_level("WARNING", logger="affagent.agent"):
+        r = await lenient.respond("hello")
+    assert r.strategy is None and "sentence_transformers" in lenient.components["selector"]
+    assert "not installed" in caplog.text
+    strict = agent(strict_components=True)
+    with pytest.raises(ConfigError, match="missing package 'sentence_transformers'"):
         await strict.respond("hello")
-    typo = Agent(
-        AgentConfig(
-            backend="scripted", database_url="sqlite://", classifier="none", selector="telepathy"
-        ),
-        backend=FakeBackend(),
-        estimator=FixedEstimator(),
-    )
+    monkeypatch.setattr(strategy_pkg, "load_selector", broken)
+    surfaced = agent()
+    with pytest.raises(ConfigError, match="head not found"):
+        await surfaced.respond("hello")
+    typo = agent(selector="telepathy")
     with pytest.raises(ConfigError, match="unknown selector 'telepathy'"):
         await typo.respond("hello")
-    assert strict.store.count_sessions() == 0 and typo.store.count_sessions() == 0
+    for a in (strict, surfaced, typo):
+        assert a.store.count_sessions() == 0
 
 
 async def test_real_strategy_catalogue_enriches_the_prompt() -> None:
@@ -440,30 +487,33 @@ async def test_failed_first_turn_leaves_no_empty_session() -> None:
     assert agent.store.count_sessions() == 0
 
 
-async def test_embedded_generation_defaults_respect_explicit_settings() -> None:
+async def test_backend_declared_defaults_apply_unless_set_explicitly() -> None:
+    """The agent asks the backend what it wants (its capabilities), never its name: the
+    embedded backend's declared stop and repeat penalty reach a backend that declares them."""
+    from affagent.backends._embedded import EmbeddedBackend
     from affagent.types import GenerationParams
 
-    agent = Agent(
-        AgentConfig(
-            backend="embedded", database_url="sqlite://", classifier="none", selector="none"
-        ),
-        backend=FakeBackend(),
-        estimator=FixedEstimator(),
-    )
+    class LikeEmbedded(FakeBackend):
+        capabilities = EmbeddedBackend.capabilities
+
+    cfg = AgentConfig(database_url="sqlite://", classifier="none", selector="none")
+    agent = Agent(cfg, backend=LikeEmbedded(), estimator=FixedEstimator())
     await agent.respond("hi")
     params = agent.backend.calls[-1][1]  # type: ignore[attr-defined]
     assert params.stop == ["\n\n"] and params.extra_body == {"repeat_penalty": 1.15}
     explicit = Agent(
-        AgentConfig(
-            backend="embedded",
-            database_url="sqlite://",
-            classifier="none",
-            selector="none",
-            generation=GenerationParams(stop=[], extra_body={"repetition_penalty": 1.0}),
+        cfg.model_copy(
+            update={
+                "generation": GenerationParams(stop=[], extra_body={"repetition_penalty": 1.0})
+            }
         ),
-        backend=FakeBackend(),
+        backend=LikeEmbedded(),
         estimator=FixedEstimator(),
     )
     await explicit.respond("hi")
     params = explicit.backend.calls[-1][1]  # type: ignore[attr-defined]
     assert params.stop == [] and params.extra_body == {"repetition_penalty": 1.0}
+    plain = Agent(cfg, backend=FakeBackend(), estimator=FixedEstimator())
+    await plain.respond("hi")
+    params = plain.backend.calls[-1][1]  # type: ignore[attr-defined]
+    assert params.stop == [] and params.extra_body == {}

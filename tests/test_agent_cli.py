@@ -75,7 +75,12 @@ def test_say_json_continues_across_calls(env: dict[str, str]) -> None:
     a = last_json(
         subprocess_run(env, "say", "--backend", FAKE, "--json", "I am furious and miserable")
     )
-    assert set(a) == {"session", "turn", "reply", "state", "strategy", "user_estimate", "safety"}
+    assert set(a) == {
+        "session", "turn", "reply", "state", "strategy", "user_estimate", "safety", "feeling",
+        "stimulus",
+    }
+    assert a["feeling"] and all(isinstance(w, str) for w in a["feeling"])
+    assert set(a["stimulus"]) == {"V", "A", "D"}
     assert a["safety"] == "pass"
     assert a["turn"] == 1 and set(a["state"]) == {"V", "A", "D"} and a["user_estimate"]["V"] < 0
     b = last_json(run(env, "say", "--backend", FAKE, "--session", a["session"], "--json", "ok"))
@@ -228,3 +233,39 @@ def test_say_failing_mid_stream_ends_the_line_and_stores_nothing(env: dict[str, 
     assert "not stored" in r.stderr
     listed = last_json(run(env, "sessions", "list", "--json"))
     assert listed["sessions"][0]["turns"] == 1
+
+
+def test_say_reads_the_message_from_stdin_or_a_file(env: dict[str, str], tmp_path: Path) -> None:
+    """Long or binary input reaches the same validation as the HTTP service's."""
+    r = subprocess.run(
+        [sys.executable, "-m", "affagent", "say", "--backend", FAKE, "--json", "-"],
+        input=b"I had a long day at work.\n", capture_output=True, timeout=120, env=env,
+        cwd=ROOT,
+    )
+    assert r.returncode == 0, r.stderr
+    a = json.loads(r.stdout.decode().strip().splitlines()[-1])
+    assert a["turn"] == 1 and a["safety"] == "pass"
+    binary = tmp_path / "msg.bin"
+    binary.write_bytes(b"caf\xe9 \x00\x07 ok")  # Latin-1 byte, NUL and BEL
+    b = last_json(run(env, "say", "--backend", FAKE, "--json", "--file", str(binary)))
+    stored = b["session"]
+    (turn,) = json.loads(last_json_text(run(env, "sessions", "show", stored, "--json")))["turns"]
+    assert turn["user_text"] == "caf\ufffd  ok"  # replaced and stripped, as over HTTP
+    big = tmp_path / "big.txt"
+    big.write_text("x" * 5000)
+    e = run(env, "say", "--backend", FAKE, "--file", str(big))
+    assert e.returncode == 2 and "4000" in e.stderr
+    missing = run(env, "say", "--file", str(tmp_path / "nope.txt"))
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+def last_json_text(r: subprocess.CompletedProcess[str]) -> str:
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip().splitlines()[-1]
+
+
+def test_bad_dynamics_are_errors_not_silent_defaults(env: dict[str, str]) -> None:
+    for bad, message in [("", "unknown dynamics ''"), ("second:nan", "not a finite number"),
+                         ("first:inf", "not a finite number")]:
+        r = run(env, "say", "--backend", FAKE, "--dynamics", bad, "hello")
+        assert r.returncode == 2 and message in r.stderr, (bad, r.stderr)

@@ -47,13 +47,16 @@ def test_embedded_conversation_streams_persists_and_resumes(tmp_path: Path) -> N
     _gguf()
     cfg = _config(tmp_path)
     agent = Agent(cfg)
-    assert agent.injection == "prefill"  # the measured best for the embedded backend
+    # the measured best on the embedded default model, which ships steering vectors
+    assert agent.injection == "steer"
     agent.warm_up_sync()  # loads the models, not only the component objects
     assert agent.backend._loaded is not None  # type: ignore[attr-defined]
     model = getattr(agent.estimator, "_model", "no lazy model")
     assert model is not None
     r1 = agent.respond_sync("I failed my driving test today and I feel awful.")
-    assert r1.reply.strip() and r1.reply.startswith(r1.trace.prompt_sections["prefill"])
+    assert r1.reply.strip() and "steering" in r1.trace.prompt_sections
+    prefill = r1.trace.prompt_sections.get("prefill", "")  # the strategy's stem, if any
+    assert r1.reply.startswith(prefill)
     assert r1.trace.prompt_tokens > 50 and r1.trace.timings_ms["generate"] > 0
     events = list(agent.stream_sync("Thanks for listening.", r1.session_id))
     assert events[-1].kind == "done" and events[-1].result is not None

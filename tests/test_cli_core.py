@@ -73,3 +73,33 @@ def test_bad_arguments_one_line_exit_2(args: list[str], needle: str) -> None:
     assert needle in r.stderr
     assert "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_help_paragraphs_reflow_but_examples_keep_their_lines() -> None:
+    from affagent.cli._common import reflow
+
+    doc = """One turn: print the reply and
+    the session id.
+
+    Examples:
+      affagent say "hi"
+      affagent say --json "hi"
+    """
+    out = reflow(doc)
+    assert out.startswith("One turn: print the reply and the session id.\n\n")
+    assert 'Examples:\n  affagent say "hi"\n  affagent say --json "hi"' in out
+
+
+def test_say_help_wraps_at_the_terminal_width() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COLUMNS": "60"}
+    r = subprocess.run([sys.executable, "-m", "affagent", "say", "--help"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0
+    lines = r.stdout.splitlines()
+    assert max(len(ln) for ln in lines) <= 60
+    text = " ".join(ln.strip() for ln in lines)
+    assert "a crisis or boundary message gets the safety reply" in text  # one sentence, reflowed

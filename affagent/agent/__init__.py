@@ -1,4 +1,5 @@
-"""The turn loop: perceive → feel → choose → prompt → generate → reflect → persist.
+"""The turn: validate → safety → perceive → appraise → feel → choose → prompt → generate →
+reflect → persist, owned by :class:`Agent` for every interface.
 
 >>> from affagent.agent import Agent, AgentConfig
 >>> agent = Agent(AgentConfig(backend="scripted"))            # doctest: +SKIP
@@ -11,11 +12,13 @@ and ``agent.store`` (:class:`affagent.store.SessionStore`).
 
 from __future__ import annotations
 
-from affagent.agent._agent import Agent, approx_tokens, join_reply
+from affagent.agent._agent import Agent
 from affagent.agent._config import AgentConfig, StreamEvent, TurnResult
 from affagent.agent._input import clean_text
 from affagent.agent._keywords import KeywordEstimator
+from affagent.agent._reply import approx_tokens, join_reply
 from affagent.agent._stages import (
+    Appraiser,
     Chooser,
     DynamicsFeeler,
     EstimatorReflector,
@@ -24,12 +27,15 @@ from affagent.agent._stages import (
     Perceiver,
     Perception,
     Reflector,
+    RoleAppraiser,
     SelectorChooser,
+    Stimulus,
 )
 
 __all__ = [
     "Agent",
     "AgentConfig",
+    "Appraiser",
     "Chooser",
     "DynamicsFeeler",
     "EstimatorReflector",
@@ -39,7 +45,9 @@ __all__ = [
     "Perceiver",
     "Perception",
     "Reflector",
+    "RoleAppraiser",
     "SelectorChooser",
+    "Stimulus",
     "StreamEvent",
     "TurnResult",
     "approx_tokens",

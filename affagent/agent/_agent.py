@@ -1,26 +1,33 @@
-"""The agent: one turn = perceive → feel → choose → prompt → generate → reflect → persist."""
+"""The agent: one turn, one path, owned here for every interface.
+
+validate → safety → perceive → appraise → feel → choose → prompt → generate → reflect → persist
+(→ webhook). :meth:`Agent.respond`, :meth:`Agent.stream`, their sync twins, the Runnable, the
+CLI, the TUI, the HTTP service, the protocol runner and the evaluations all run
+:meth:`Agent._turn`; none re-implements a piece of it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
 import logging
-import re
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from affagent.affect.dynamics import DynamicsSpec, parse_dynamics
 from affagent.affect.state import AffectState
 from affagent.agent._config import AgentConfig, StreamEvent, TurnResult
 from affagent.agent._input import clean_text
 from affagent.agent._portal import Portal
+from affagent.agent._reply import PrefillStream, approx_tokens, deadline, join_reply, words
 from affagent.agent._stages import (
+    Appraiser,
     Chooser,
     DynamicsFeeler,
     EstimatorReflector,
@@ -30,10 +37,11 @@ from affagent.agent._stages import (
     Perception,
     Reflector,
     SelectorChooser,
+    Stimulus,
 )
-from affagent.errors import AffagentError, BackendError
+from affagent.errors import AffagentError, BackendError, ConfigError
 from affagent.persona import Persona, load_persona
-from affagent.prompting import Prompt, PromptBuilder, PromptInputs, default_injection
+from affagent.prompting import Prompt, PromptBuilder, PromptInputs, parse_injection
 from affagent.store import DEFAULT_TENANT, HistoryItem, SessionRecord, SessionStore
 from affagent.types import (
     Backend,
@@ -51,115 +59,76 @@ from affagent.types import (
 if TYPE_CHECKING:
     from langchain_core.runnables import Runnable
 
+    from affagent.safety import SafetyCheck, SafetyDecision, SafetyWebhook
+
+_T = TypeVar("_T")
+
 log = logging.getLogger("affagent.agent")
 
-#: Generation defaults for the embedded backend, applied unless the config sets them.
-EMBEDDED_DEFAULTS: dict[str, Any] = {"stop": ["\n\n"], "extra_body": {"repeat_penalty": 1.15}}
-
-_TOKEN_RE = re.compile(r"\w+|[^\w\s]")
-
-
-def approx_tokens(messages: list[ChatMessage]) -> int:
-    """Word-and-punctuation count plus 4 per message: close to a BPE count for English; used
-    when the backend offers no ``count_tokens``."""
-    return sum(len(_TOKEN_RE.findall(m.content)) + 4 for m in messages)
-
-
-def join_reply(prefill: str, continuation: str) -> str:
-    """The stored reply: the prefilled opener, then what the model wrote after it. Backends
-    return the prefill at the start of the reply (the contract of :mod:`affagent.backends`);
-    for one that returns only the continuation, the opener is put in front."""
-    if not prefill:
-        return continuation.strip()
-    if continuation.startswith(prefill):  # a backend that echoes the prefill
-        return continuation.strip()
-    if continuation and not continuation[0].isspace() and continuation[0] not in ",.;:!?…":
-        return (prefill + " " + continuation).strip()
-    return (prefill + continuation).rstrip()
-
-
-class _PrefillStream:
-    """Makes a stream start with the prefill exactly once: passes through a backend that
-    yields the prefill first (the contract), puts it in front for one that does not."""
-
-    def __init__(self, prefill: str) -> None:
-        self.prefill = prefill
-        self.buf = ""
-        self.decided = not prefill
-
-    def feed(self, delta: str) -> str:
-        if self.decided:
-            return delta
-        self.buf += delta
-        if self.buf.startswith(self.prefill):
-            self.decided = True
-        elif not self.prefill.startswith(self.buf):
-            self.decided = True
-            self.buf = join_reply(self.prefill, self.buf)
-        else:
-            return ""  # still a prefix of the prefill: wait for more
-        out, self.buf = self.buf, ""
-        return out
-
-    def flush(self) -> str:
-        if self.decided:
-            return ""
-        self.decided = True
-        out, self.buf = (self.buf if self.buf.startswith(self.prefill) else self.prefill), ""
-        return out
+#: How many of the user's previous messages the safety check reads with the new one.
+SAFETY_CONTEXT_TURNS = 3
 
 
 @dataclass
 class _Turn:
-    """A turn in flight, between preparation and commit."""
+    """A turn in flight, between the first stages and the commit."""
 
     session: SessionRecord
     tenant: str
     user_text: str
     persona: Persona
     dynamics: DynamicsSpec
+    decision: SafetyDecision | None
     perception: Perception
+    stimulus: Stimulus
     state_before: AffectState
     state_after: AffectState
-    choice: StrategyChoice | None
-    prompt: Prompt
-    prompt_tokens: int
+    feeling: list[str]
     now: float
+    choice: StrategyChoice | None = None
+    prompt: Prompt | None = None
+    prompt_tokens: int = 0
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def number(self) -> int:
         return self.session.turns + 1
 
+    @property
+    def safety_reply(self) -> str | None:
+        """The safety layer's reply, when it replaces the model's for this turn."""
+        return self.decision.reply if self.decision is not None else None
 
-async def _deadline(agen: AsyncIterator[str], timeout: float | None) -> AsyncIterator[str]:
-    """Iterate ``agen`` with an overall deadline that counts only the time spent waiting on
-    the backend (a timer around the consumer's code would cancel the consumer instead)."""
-    try:
-        if timeout is None:
-            async for x in agen:
-                yield x
-            return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError
-            try:
-                async with asyncio.timeout(remaining):  # same task; not around the yield
-                    x = await agen.__anext__()
-            except StopAsyncIteration:
-                return
-            yield x
-    finally:
-        aclose = getattr(agen, "aclose", None)
-        if aclose is not None:
-            await aclose()
+
+async def _uncancellable(work: Awaitable[_T]) -> _T:
+    """Await ``work`` to its end even when the caller is cancelled meanwhile, then let the
+    cancellation go on. The commit runs in a thread, which a cancel cannot stop: without this
+    the caller would be told "cancelled, nothing stored" about a turn that was stored."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():
+                raise
+            cancelled = True
+    result = task.result()
+    if cancelled:
+        raise asyncio.CancelledError
+    return result
 
 
 def _ms(t0: float) -> float:
     return round((time.perf_counter() - t0) * 1000.0, 3)
+
+
+def _feeling(state: AffectState, persona: Persona, stimulus: Stimulus) -> list[str]:
+    """The words the prompt tells the model it feels: the state's nearest named emotions
+    among those the persona's role allows, facing the user as perceived."""
+    from affagent.affect import feeling_words
+
+    return feeling_words(state.vad, role=persona.role, user=stimulus.perceived)
 
 
 class Agent:
@@ -167,19 +136,28 @@ class Agent:
 
     >>> agent = Agent(AgentConfig(backend="scripted"))
     >>> r = agent.respond_sync("I failed my exam and I feel awful.")
-    >>> r.session_id, r.turn, r.state["V"]            # doctest: +SKIP
-    ('3f2a9c1d0b7e', 1, 0.21)
+    >>> r.session_id, r.turn, r.safety                       # doctest: +SKIP
+    ('3f2a9c1d0b7e', 1, 'pass')
     >>> r = agent.respond_sync("Thanks, that helps.", r.session_id)   # the same session
+    >>> agent.respond_sync("I want to end my life tonight.").safety   # doctest: +SKIP
+    'crisis'
 
-    Components named in ``config`` load lazily on the first turn (or :meth:`warm_up`);
-    objects passed as keyword arguments replace them. The stages (``perceiver``, ``feeler``,
-    ``chooser``, ``prompt_builder``, ``reflector``) are attributes and may be swapped too.
+    Every turn runs the crisis/boundary check first (``AgentConfig.safety``; ``False`` is the
+    only way to skip it): a crisis or boundary message gets the safety reply instead of the
+    model's, and is stored like any turn with its decision in ``trace.safety``.
+
+    Components named in ``config`` load lazily on the first turn (or :meth:`warm_up`), off the
+    event loop; objects passed as keyword arguments replace them. The stages (``perceiver``,
+    ``appraiser``, ``feeler``, ``chooser``, ``prompt_builder``, ``reflector``, ``guard``) are
+    attributes and may be swapped too.
 
     Guarantees: a turn is committed atomically or not at all; on any failure (bad input,
     backend down or timing out, a broken or cancelled stream, a concurrent writer) nothing is
-    stored and the session's state is unchanged. Errors raised by a turn carry the cleaned
-    user text (``exc.user_text``) and the session id (``exc.session_id``) so the caller can
-    retry.
+    stored and the session's state is unchanged. The commit point is the end of the reply: a
+    cancel that arrives while the finished turn is being written waits for the write (the turn
+    is stored) and is then raised. Errors raised by a turn carry the cleaned
+    user text (``exc.user_text``) and the session id (``exc.session_id``; None when the turn
+    would have created the session) so the caller can retry.
     """
 
     def __init__(
@@ -191,6 +169,8 @@ class Agent:
         classifier: EmotionClassifier | None = None,
         selector: StrategySelector | None = None,
         store: SessionStore | None = None,
+        guard: SafetyCheck | None = None,
+        webhook: SafetyWebhook | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config or AgentConfig()
@@ -203,14 +183,13 @@ class Agent:
         self._selector = selector
         self._classifier_given = classifier is not None
         self._selector_given = selector is not None
-        self.injection = self.config.injection or default_injection(self.config.backend)
-        self.prompt_builder = PromptBuilder(
-            injection=self.injection,
-            history_turns=self.config.history_turns,
-            history_chars=self.config.history_chars,
-        )
-        self.feeler: Feeler = DynamicsFeeler()
+        self.guard: SafetyCheck | None = guard
+        self._guard_given = guard is not None
+        self.webhook: SafetyWebhook | None = webhook
+        self.prompt_builder: PromptBuilder | None = None
         self.perceiver: Perceiver | None = None
+        self.appraiser: Appraiser | None = None
+        self.feeler: Feeler = DynamicsFeeler()
         self.chooser: Chooser | None = None
         self.reflector: Reflector | None = None
         self.strategies: dict[str, Any] = {}
@@ -222,9 +201,11 @@ class Agent:
             weakref.WeakValueDictionary()
         )
         # validate the default persona and dynamics now: a typo is a one-line error at once
-        self._persona(self.config.persona)
-        if self.config.dynamics:
+        load_persona(self.config.persona)
+        if self.config.dynamics is not None:
             parse_dynamics(self.config.dynamics)
+        if self.config.injection is not None:
+            parse_injection(self.config.injection)
 
     # ------------------------------------------------------------------ components
     @property
@@ -233,14 +214,22 @@ class Agent:
             from affagent.agent._components import load_backend
 
             c = self.config
-            kw: dict[str, Any] = dict(c.backend_options)
-            if c.backend == "embedded":
-                kw.setdefault("model_path", c.model_path)
-            elif c.backend in ("openai", "vllm"):
-                kw.update(base_url=c.base_url, model=c.model, api_key=c.api_key)
-            self._backend = load_backend(c.backend, **kw)
+            self._backend = load_backend(
+                c.backend,
+                c.backend_options,
+                model_path=c.model_path,
+                base_url=c.base_url,
+                model=c.model,
+                api_key=c.api_key,
+            )
             self.components["backend"] = getattr(self._backend, "name", c.backend)
         return self._backend
+
+    @property
+    def injection(self) -> str:
+        """How the state reaches the model: ``AgentConfig.injection``, else the method the
+        backend declares best for itself (``backend.capabilities.injection``)."""
+        return self.config.injection or self.backend.capabilities.injection
 
     def _loaded(self) -> None:
         with self._ready_lock:
@@ -269,26 +258,24 @@ class Agent:
     def _load_components(self) -> None:
         from affagent.agent import _components as comp
 
-        notes = self.components
+        cfg, notes = self.config, self.components
+        backend = self.backend  # first: a bad backend name fails before any model loads
         if self._estimator is None:
-            self._estimator = comp.load_estimator(
-                self.config.estimator, notes, self.config.strict_components
-            )
+            self._estimator = comp.load_estimator(cfg.estimator, notes, cfg.strict_components)
         else:
             notes["estimator"] = getattr(self._estimator, "name", type(self._estimator).__name__)
         if not self._classifier_given:
             self._classifier = comp.load_classifier(
-                self.config.classifier, notes, self.config.strict_components
+                cfg.classifier, notes, cfg.strict_components
             )
         else:
             notes["classifier"] = getattr(self._classifier, "name", "custom")
         if not self._selector_given:
-            needs = self.config.selector == "llm"
             self._selector = comp.load_selector(
-                self.config.selector,
+                cfg.selector,
                 notes,
-                self.backend if needs else None,
-                self.config.strict_components,
+                backend if cfg.selector == "llm" else None,
+                cfg.strict_components,
             )
         else:
             notes["selector"] = getattr(self._selector, "name", "custom")
@@ -297,12 +284,41 @@ class Agent:
             self.perceiver = ModelPerceiver(
                 self._estimator, self._classifier, comp.load_hints_formatter()
             )
+        if self.appraiser is None:
+            self.appraiser = comp.load_appraiser(notes)
         if self.chooser is None:
             self.chooser = SelectorChooser(self._selector)
         if self.reflector is None:
             self.reflector = EstimatorReflector(self._estimator)
-        notes["injection"] = self.injection
-        self.backend  # noqa: B018 - load (and validate) the backend now
+        if self.prompt_builder is None:
+            self.prompt_builder = PromptBuilder(
+                injection=self.injection,
+                history_turns=cfg.history_turns,
+                history_chars=cfg.history_chars,
+                strategy_example=cfg.strategy_example,
+            )
+        notes["injection"] = self.prompt_builder.injection
+        if any(m.name == "steer" for m in self.prompt_builder.methods):
+            can = set(self.backend.capabilities.steering)
+            if not {"V", "A", "D"} <= can:
+                name = getattr(self.backend, "name", type(self.backend).__name__)
+                raise ConfigError(
+                    f"injection {self.prompt_builder.injection!r} needs activation steering "
+                    f"(directions V, A, D); the {name} backend here has "
+                    f"{', '.join(sorted(can)) or 'none'}: pick another method (system, "
+                    "prefill, fewshot) or a model with steering vectors")
+        if cfg.safety and not self._guard_given:
+            self.guard = comp.load_guard(cfg, notes)
+        elif self.guard is None:
+            notes["safety"] = "off"
+        else:
+            notes["safety"] = getattr(self.guard, "name", "custom")
+        if self.webhook is None and cfg.webhook_url:
+            from affagent.safety import SafetyWebhook
+
+            self.webhook = SafetyWebhook(
+                cfg.webhook_url, timeout=cfg.webhook_timeout_s, secret=cfg.webhook_secret
+            )
 
     async def _ensure_ready(self) -> None:
         if not self._ready:
@@ -316,29 +332,28 @@ class Agent:
         if not self._models_loaded:
             assert self.perceiver is not None
             await asyncio.gather(
-                asyncio.to_thread(self.perceiver.perceive, "Hello."), *self._load_models())
+                asyncio.to_thread(self.perceiver.perceive, "Hello."), *self._load_models()
+            )
             self._models_loaded = True
         return dict(self.components)
 
     def _load_models(self) -> list[Awaitable[Any]]:
         """What a first turn loads besides perception, to run in parallel with it: the
-        backend's model (a backend with ``aload``, e.g. the embedded one), the strategy
-        selector's encoder and the prompt builder's imports (parts with ``warm_up``)."""
+        backend's model (a backend with ``aload``, e.g. the embedded one), and the parts with
+        a ``warm_up`` (the strategy selector's encoder, the prompt builder's imports, the
+        safety detector's encoder), each on a worker thread."""
         loads: list[Awaitable[Any]] = []
         aload = getattr(self.backend, "aload", None)
         if callable(aload):
             loads.append(aload())
-        for part in (self.chooser, self.prompt_builder):
+        detector = getattr(self.guard, "detector", None)
+        for part in (self.chooser, self.prompt_builder, detector):
             warm = getattr(part, "warm_up", None)
             if callable(warm):
                 loads.append(asyncio.to_thread(warm))
         return loads
 
     # ------------------------------------------------------------------ sessions
-    @staticmethod
-    def _persona(name: str) -> Persona:
-        return load_persona(name)
-
     def new_session(
         self,
         *,
@@ -347,13 +362,15 @@ class Agent:
         tenant: str = DEFAULT_TENANT,
         session_id: str | None = None,
     ) -> str:
-        """Create a session at the persona's resting mood; returns its id. Unknown personas
-        and bad dynamics strings are :class:`~affagent.errors.ConfigError`."""
+        """Create a session at the persona's resting mood; returns its id. The one way a
+        session is created (a turn without a session calls it too). Unknown personas and bad
+        dynamics strings are :class:`~affagent.errors.ConfigError`."""
         name = persona or self.config.persona
-        p = self._persona(name)
+        p = load_persona(name)
         if Path(name).suffix in (".yaml", ".yml"):
             name = str(Path(name).resolve())
-        spec = parse_dynamics(dynamics or self.config.dynamics or p.dynamics)
+        chosen = next((d for d in (dynamics, self.config.dynamics) if d is not None), p.dynamics)
+        spec = parse_dynamics(chosen)
         rec = self.store.create_session(
             persona=name,
             dynamics=str(spec),
@@ -362,6 +379,15 @@ class Agent:
             session_id=session_id,
         )
         return rec.id
+
+    def _exists(self, session_id: str, tenant: str) -> bool:
+        from affagent.errors import SessionNotFound
+
+        try:
+            self.store.get_session(session_id, tenant)
+        except SessionNotFound:
+            return False
+        return True
 
     # ------------------------------------------------------------------ the turn
     def _lock(self, session_id: str) -> asyncio.Lock:
@@ -372,63 +398,148 @@ class Agent:
             self._locks[key] = lock
         return lock
 
-    async def _prepare(self, text: str, session_id: str, tenant: str, t_start: float) -> _Turn:
-        timings: dict[str, float] = {}
+    async def _turn(
+        self,
+        text: str,
+        session_id: str | None,
+        *,
+        tenant: str,
+        locale: str | None,
+        persona: str | None,
+        dynamics: str | None,
+        create: bool,
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """The whole turn, as events: ``token`` deltas of the reply, then ``done`` with the
+        committed result. Every public entry point runs this."""
+        t_start = time.perf_counter()
+        clean, created = text, False
+        try:
+            clean = clean_text(text, self.config.max_message_chars)  # validate
+            await self._ensure_ready()
+            if session_id is None or (
+                create and not await asyncio.to_thread(self._exists, session_id, tenant)
+            ):
+                session_id = await asyncio.to_thread(
+                    self.new_session,
+                    persona=persona,
+                    dynamics=dynamics,
+                    tenant=tenant,
+                    session_id=session_id,
+                )
+                created = True
+            async with self._lock(session_id):
+                turn = await self._prepare(clean, session_id, tenant, locale)
+                t0 = time.perf_counter()
+                parts: list[str] = []
+                if turn.safety_reply is not None:
+                    parts.append(turn.safety_reply)
+                else:
+                    async for delta in self._generate(turn):
+                        parts.append(delta)
+                        yield StreamEvent(kind="token", text=delta)
+                result = await self._finish(turn, "".join(parts), _ms(t0))
+                result.trace.timings_ms["total"] = _ms(t_start)
+            if turn.safety_reply is not None:  # committed first, then shown
+                for piece in words(result.reply):
+                    yield StreamEvent(kind="token", text=piece)
+            self._notify(result, turn)
+            yield StreamEvent(kind="done", result=result)
+        except AffagentError as exc:
+            await self._failed(exc, clean, session_id, tenant, created)
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            await self._failed(None, clean, session_id, tenant, created)
+            raise
+
+    async def _prepare(
+        self, text: str, session_id: str, tenant: str, locale: str | None
+    ) -> _Turn:
+        """load → safety → perceive → appraise → feel → (unless the safety layer answers)
+        choose → prompt."""
+        cfg, timings = self.config, {}
         t0 = time.perf_counter()
-        cfg = self.config
         session, history = await asyncio.to_thread(
-            self.store.load_for_turn, session_id, tenant, cfg.history_turns
+            self.store.load_for_turn,
+            session_id,
+            tenant,
+            max(cfg.history_turns, SAFETY_CONTEXT_TURNS if self.guard else 0),
         )
         timings["load"] = _ms(t0)
-        persona = self._persona(session.persona)
+        persona = load_persona(session.persona)
         spec = parse_dynamics(session.dynamics)
-        assert self.perceiver is not None and self.chooser is not None
+        assert self.perceiver is not None and self.appraiser is not None
+
+        decision: SafetyDecision | None = None
+        if self.guard is not None:
+            t0 = time.perf_counter()
+            prior = [h.user_text for h in history[-SAFETY_CONTEXT_TURNS:]]
+            decision = await asyncio.to_thread(
+                self.guard.check,
+                text,
+                persona=persona,
+                locale=locale or cfg.locale,
+                history=prior,
+            )
+            timings["safety"] = _ms(t0)
 
         t0 = time.perf_counter()
         perception = await self._perceive_while_loading(text)
         timings["perceive"] = _ms(t0)
 
         t0 = time.perf_counter()
+        stimulus = self.appraiser.appraise(perception, persona)
+        timings["appraise"] = _ms(t0)
+
+        t0 = time.perf_counter()
         now = self.clock()
-        state_after = self.feeler.feel(session.state, perception, persona.traits, spec, now)
+        state_after = self.feeler.feel(session.state, stimulus.vad, persona.traits, spec, now)
+        feeling = _feeling(state_after, persona, stimulus)
         timings["feel"] = _ms(t0)
 
-        t0 = time.perf_counter()
-        context = self._strategy_context(history, text, perception, state_after)
-        choice = await asyncio.to_thread(self.chooser.choose, context)
-        timings["choose"] = _ms(t0)
-
-        t0 = time.perf_counter()
-        prompt = self.prompt_builder.build(
-            PromptInputs(
-                persona=persona,
-                state=state_after,
-                user_text=text,
-                history=[(h.user_text, h.reply) for h in history],
-                strategy=choice,
-                strategy_info=self.strategies.get(choice.strategy) if choice else None,
-                hints=perception.hints,
-                key=f"{session.id}:{session.turns + 1}",
-            )
-        )
-        tokens = await self._count_tokens(prompt.messages)
-        timings["prompt"] = _ms(t0)
-        timings["prepare_total"] = _ms(t_start)
-        return _Turn(
+        turn = _Turn(
             session=session,
             tenant=tenant,
             user_text=text,
             persona=persona,
             dynamics=spec,
+            decision=decision,
             perception=perception,
+            stimulus=stimulus,
             state_before=session.state,
             state_after=state_after,
-            choice=choice,
-            prompt=prompt,
-            prompt_tokens=int(tokens),
+            feeling=feeling,
             now=now,
             timings=timings,
         )
+        if turn.safety_reply is None:
+            window = history[-cfg.history_turns :] if cfg.history_turns else []
+            await self._choose_and_prompt(turn, window)
+        return turn
+
+    async def _choose_and_prompt(self, turn: _Turn, history: list[HistoryItem]) -> None:
+        assert self.chooser is not None and self.prompt_builder is not None
+        t0 = time.perf_counter()
+        context = self._strategy_context(history, turn.user_text, turn.perception, turn.state_after)
+        turn.choice = await asyncio.to_thread(self.chooser.choose, context)
+        turn.timings["choose"] = _ms(t0)
+
+        t0 = time.perf_counter()
+        choice = turn.choice
+        turn.prompt = self.prompt_builder.build(
+            PromptInputs(
+                persona=turn.persona,
+                state=turn.state_after,
+                user_text=turn.user_text,
+                history=[(h.user_text, h.reply) for h in history],
+                strategy=choice,
+                strategy_info=self.strategies.get(choice.strategy) if choice else None,
+                hints=turn.perception.hints,
+                key=f"{turn.session.id}:{turn.number}",
+                feeling=tuple(turn.feeling),
+            )
+        )
+        turn.prompt_tokens = await self._count_tokens(turn.prompt.messages)
+        turn.timings["prompt"] = _ms(t0)
 
     async def _perceive_while_loading(self, text: str) -> Perception:
         """Perceive; on the first turn, with the other loads (:meth:`_load_models`) at the
@@ -471,31 +582,65 @@ class Agent:
             agent_state=state.to_dict(),
         )
 
-    def _params(self, turn: _Turn) -> GenerationParams:
-        gen = self.config.generation
-        update: dict[str, Any] = {"prefill": turn.prompt.prefill}
-        if self.config.backend == "embedded":
-            # small local models ramble and loop: unless set explicitly, a reply ends at its
-            # first blank line and repetition is penalised (EMBEDDED_DEFAULTS)
-            if "stop" not in gen.model_fields_set:
-                update["stop"] = list(EMBEDDED_DEFAULTS["stop"])
-            extra = dict(gen.extra_body)
-            for k, v in EMBEDDED_DEFAULTS["extra_body"].items():
-                if k not in extra and "repetition_penalty" not in extra:
-                    extra[k] = v
-            update["extra_body"] = extra
-        return gen.model_copy(update=update)
+    def _params(self, prompt: Prompt) -> GenerationParams:
+        """The caller's options completed with what the backend declares it wants
+        (:func:`affagent.backends.params_for`)."""
+        from affagent.backends import params_for
 
-    async def _finish(self, turn: _Turn, continuation: str, t_gen: float) -> TurnResult:
-        reply = join_reply(turn.prompt.prefill, continuation)
+        return params_for(
+            self.config.generation, self.backend.capabilities, prefill=prompt.prefill,
+            steering=prompt.steering,
+        )
+
+    async def _generate(self, turn: _Turn) -> AsyncGenerator[str, None]:
+        """The backend's stream under the turn's deadline, with the prefill contract kept,
+        through the reply filter (whole sentences, no unfinished tail, no echo loop, the
+        strategy's sentence limit): what the user reads is what the benchmark scores."""
+        from affagent.backends import ReplyFilter
+
+        prompt = turn.prompt
+        assert prompt is not None
+        fixer = PrefillStream(prompt.prefill)
+        sieve = (ReplyFilter(max_sentences=prompt.max_sentences, prefill=prompt.prefill)
+                 if self.config.reply_filter else None)
+        try:
+            agen = self.backend.stream(prompt.messages, self._params(prompt))
+            async with aclosing(deadline(agen, self.config.turn_timeout_s)) as deltas:
+                async for delta in deltas:
+                    out = fixer.feed(delta)
+                    if sieve is not None:
+                        out = sieve.feed(out) if out else ""
+                    if out:
+                        yield out
+                    if sieve is not None and sieve.done:
+                        break  # closing the stream stops the backend generating
+                out = fixer.flush()
+                if sieve is not None:
+                    out = (sieve.feed(out) if out else "") + sieve.finish()
+                if out:
+                    yield out
+        except (asyncio.CancelledError, KeyboardInterrupt, GeneratorExit):
+            raise
+        except Exception as exc:
+            raise self._backend_error(exc) from exc
+
+    async def _finish(self, turn: _Turn, text: str, t_gen: float) -> TurnResult:
+        """reflect → persist, and the result."""
+        if turn.prompt is not None:
+            reply = join_reply(turn.prompt.prefill, text)
+            turn.timings["generate"] = t_gen
+        else:
+            reply = text
         if not reply:
             raise BackendError("the backend returned an empty reply; nothing was stored")
         assert self.reflector is not None
-        turn.timings["generate"] = t_gen
         t0 = time.perf_counter()
         reply_estimate = await asyncio.to_thread(self.reflector.reflect, reply)
         turn.timings["reflect"] = _ms(t0)
         est = turn.perception.estimate
+        stim = turn.stimulus.vad.to_dict()
+        appraisal = turn.stimulus.to_dict()
+        decision = turn.decision
         trace = TurnTrace(
             session_id=turn.session.id,
             turn=turn.number,
@@ -506,24 +651,29 @@ class Agent:
             reply=reply,
             user_estimate=est,
             emotions=turn.perception.emotions,
+            appraisal=appraisal,
             state_before=turn.state_before.to_dict(),
             state_after=turn.state_after.to_dict(),
+            feeling=turn.feeling,
             strategy=turn.choice,
-            prompt_sections=turn.prompt.sections,
-            prompt_messages=turn.prompt.messages,
+            prompt_sections=turn.prompt.sections if turn.prompt else {},
+            prompt_messages=turn.prompt.messages if turn.prompt else [],
             prompt_tokens=turn.prompt_tokens,
-            injection=turn.prompt.injection,
+            injection=turn.prompt.injection if turn.prompt else "",
             reply_estimate=reply_estimate,
+            safety=decision.trace() if decision is not None and decision.overrides else None,
             timings_ms=turn.timings,
         )
         t0 = time.perf_counter()
-        await asyncio.to_thread(
-            self.store.commit_turn,
-            turn.session.id,
-            turn.session.version,
-            trace,
-            turn.state_after,
-            tenant=turn.tenant,
+        await _uncancellable(
+            asyncio.to_thread(
+                self.store.commit_turn,
+                turn.session.id,
+                turn.session.version,
+                trace,
+                turn.state_after,
+                tenant=turn.tenant,
+            )
         )
         # the stored trace cannot time its own commit: persist and total are in the returned one
         trace.timings_ms["persist"] = _ms(t0)
@@ -542,17 +692,27 @@ class Agent:
             state=turn.state_after.vad.to_dict(),
             strategy=turn.choice.strategy if turn.choice else None,
             user_estimate=user_estimate,
+            safety=decision.action if decision is not None else None,
+            feeling=turn.feeling,
+            stimulus=stim,
             trace=trace,
         )
 
-    async def _begin(self, text: str, session_id: str | None, tenant: str) -> tuple[str, str]:
-        """Check the input and load the components before creating a session, so a bad
-        message or a missing backend leaves nothing behind."""
-        clean = clean_text(text, self.config.max_message_chars)
-        await self._ensure_ready()
-        if session_id is None:
-            session_id = await asyncio.to_thread(self.new_session, tenant=tenant)
-        return clean, session_id
+    def _notify(self, result: TurnResult, turn: _Turn) -> None:
+        """The webhook, for a flagged (crisis) turn, after it is stored; fire-and-forget."""
+        decision = turn.decision
+        if self.webhook is None or decision is None or not decision.flagged:
+            return
+        self.webhook.fire(
+            {
+                "event": "safety.flagged",
+                "tenant": turn.tenant,
+                "session_id": result.session_id,
+                "turn": result.turn,
+                "user_text": turn.user_text,
+                **decision.trace(),
+            }
+        )
 
     async def _failed(
         self,
@@ -573,6 +733,8 @@ class Agent:
                     session_id = None
             except Exception as cleanup:  # never mask the real error
                 log.debug("could not remove the empty session %s: %s", session_id, cleanup)
+        elif created:
+            session_id = None
         if exc is not None:
             exc.user_text = text  # type: ignore[attr-defined]
             exc.session_id = session_id  # type: ignore[attr-defined]
@@ -588,90 +750,74 @@ class Agent:
         name = getattr(self._backend, "name", self.config.backend)
         return BackendError(f"backend {name!r} failed: {type(exc).__name__}: {exc}")
 
+    # ------------------------------------------------------------------ public entry points
     async def respond(
-        self, text: str, session_id: str | None = None, *, tenant: str = DEFAULT_TENANT
+        self,
+        text: str,
+        session_id: str | None = None,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        locale: str | None = None,
+        persona: str | None = None,
+        dynamics: str | None = None,
+        create: bool = False,
     ) -> TurnResult:
-        """Run one turn and return its result (a new session when ``session_id`` is None)."""
-        t_start = time.perf_counter()
-        clean = text
-        created = session_id is None
-        try:
-            clean, session_id = await self._begin(text, session_id, tenant)
-            async with self._lock(session_id):
-                turn = await self._prepare(clean, session_id, tenant, t_start)
-                t0 = time.perf_counter()
-                try:
-                    async with asyncio.timeout(self.config.turn_timeout_s):
-                        cont = await self.backend.generate(turn.prompt.messages, self._params(turn))
-                except (asyncio.CancelledError, KeyboardInterrupt):
-                    raise
-                except Exception as exc:
-                    raise self._backend_error(exc) from exc
-                result = await self._finish(turn, cont, _ms(t0))
-                result.trace.timings_ms["total"] = _ms(t_start)
-                return result
-        except AffagentError as exc:
-            await self._failed(exc, clean, session_id, tenant, created)
-            raise
-        except (asyncio.CancelledError, GeneratorExit):
-            await self._failed(None, clean, session_id, tenant, created)
-            raise
+        """Run one turn and return its result.
+
+        ``session_id=None`` starts a new session (``persona`` / ``dynamics``, else the
+        config's); ``create=True`` starts one *with that id* when it does not exist yet
+        (``persona`` and ``dynamics`` are ignored for a session that exists). A session a
+        turn creates is removed again if the turn fails. ``locale`` picks the crisis lines
+        for this turn (else ``AgentConfig.locale``, then the persona's)."""
+        result: TurnResult | None = None
+        turn = self.stream(text, session_id, tenant=tenant, locale=locale, persona=persona,
+                           dynamics=dynamics, create=create)
+        async with aclosing(turn) as events:
+            async for ev in events:
+                if ev.kind == "done":
+                    result = ev.result
+        assert result is not None, "a turn always ends with its done event"
+        return result
 
     async def stream(
-        self, text: str, session_id: str | None = None, *, tenant: str = DEFAULT_TENANT
-    ) -> AsyncIterator[StreamEvent]:
+        self,
+        text: str,
+        session_id: str | None = None,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        locale: str | None = None,
+        persona: str | None = None,
+        dynamics: str | None = None,
+        create: bool = False,
+    ) -> AsyncGenerator[StreamEvent, None]:
         """Run one turn, yielding ``token`` events as the reply is generated and a final
-        ``done`` event with the committed result. Stopping the iteration early (or
-        cancelling the task) stores nothing."""
-        t_start = time.perf_counter()
-        clean = text
-        created = session_id is None
-        try:
-            clean, session_id = await self._begin(text, session_id, tenant)
-            async with self._lock(session_id):
-                turn = await self._prepare(clean, session_id, tenant, t_start)
-                t0 = time.perf_counter()
-                fixer = _PrefillStream(turn.prompt.prefill)
-                parts: list[str] = []
-                try:
-                    agen = self.backend.stream(turn.prompt.messages, self._params(turn))
-                    deadline = _deadline(agen, self.config.turn_timeout_s)
-                    async with aclosing(deadline) as deltas:  # type: ignore[type-var]
-                        async for delta in deltas:
-                            out = fixer.feed(delta)
-                            if out:
-                                parts.append(out)
-                                yield StreamEvent(kind="token", text=out)
-                        out = fixer.flush()
-                        if out:
-                            parts.append(out)
-                            yield StreamEvent(kind="token", text=out)
-                except (asyncio.CancelledError, KeyboardInterrupt, GeneratorExit):
-                    raise
-                except Exception as exc:
-                    raise self._backend_error(exc) from exc
-                result = await self._finish(turn, "".join(parts), _ms(t0))
-                result.trace.timings_ms["total"] = _ms(t_start)
-            yield StreamEvent(kind="done", result=result)
-        except AffagentError as exc:
-            await self._failed(exc, clean, session_id, tenant, created)
-            raise
-        except (asyncio.CancelledError, GeneratorExit):
-            await self._failed(None, clean, session_id, tenant, created)
-            raise
+        ``done`` event with the committed result (arguments as :meth:`respond`). Stopping
+        the iteration early (or cancelling the task) stores nothing. A safety reply is
+        stored first, then streamed word by word."""
+        turn = self._turn(
+            text,
+            session_id,
+            tenant=tenant,
+            locale=locale,
+            persona=persona,
+            dynamics=dynamics,
+            create=create,
+        )
+        async with aclosing(turn) as events:
+            async for ev in events:
+                yield ev
 
-    # ------------------------------------------------------------------ sync + langchain
     def respond_sync(
-        self, text: str, session_id: str | None = None, *, tenant: str = DEFAULT_TENANT
+        self, text: str, session_id: str | None = None, **kw: Any
     ) -> TurnResult:
         """:meth:`respond` from synchronous code (runs on the agent's private loop)."""
-        return self._portal.call(self.respond(text, session_id, tenant=tenant))
+        return self._portal.call(self.respond(text, session_id, **kw))
 
     def stream_sync(
-        self, text: str, session_id: str | None = None, *, tenant: str = DEFAULT_TENANT
+        self, text: str, session_id: str | None = None, **kw: Any
     ) -> Iterator[StreamEvent]:
         """:meth:`stream` from synchronous code; breaking out of the loop stores nothing."""
-        return self._portal.iterate(self.stream(text, session_id, tenant=tenant))
+        return self._portal.iterate(self.stream(text, session_id, **kw))
 
     def warm_up_sync(self) -> dict[str, str]:
         return self._portal.call(self.warm_up())
@@ -683,7 +829,10 @@ class Agent:
         return AgentRunnable(self)
 
     async def aclose(self) -> None:
-        """Close the backend and the store's connections."""
+        """Close the backend and the store's connections; wait (bounded) for webhook calls
+        still in flight."""
+        if self.webhook is not None:
+            await self.webhook.drain()
         if self._backend is not None:
             await self._backend.aclose()
         self.store.close()

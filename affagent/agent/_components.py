@@ -1,113 +1,79 @@
-"""Loading the pluggable parts by name, with documented fallbacks.
+"""The one component factory: pluggable parts loaded by name, with documented fallbacks.
 
 Each loader imports its package on first use (models and heavy libraries load then, not at
-``import affagent``). When a package is missing the turn still works:
+``import affagent``). A fallback is taken **only when an optional third-party package is
+missing** (an ``ImportError``), with a warning and a note in ``Agent.components``; any other
+error (a bad file, missing weights, a typo in a name) surfaces as it is:
 
 =============  ===========================================  =================================
-component      from                                         if unavailable
+component      from                                         if its package is missing
 =============  ===========================================  =================================
 estimator      ``affagent.perception.load_estimator``       :class:`KeywordEstimator`
 classifier     ``affagent.perception.load_classifier``      none: no hints section
 hints          ``affagent.perception.format_hints``         :func:`affagent.prompting.default_hints`
 selector       ``affagent.strategy.load_selector``          none: no strategy section
 strategies     ``affagent.strategy.load_strategies``        strategy named without guidance
+appraiser      the persona's role (``affagent.affect``)     —
+safety         ``affagent.safety.load_detector``            rules only
 backend        ``affagent.backends.load_backend``           ``ConfigError`` (no fallback)
 =============  ===========================================  =================================
 
-A component that fails to load (package missing, weights not trained, a model file absent)
-falls back with a warning, unless ``AgentConfig.strict_components`` is set; a name the package
-does not list is always an error. What was used is reported in ``Agent.components``.
+``AgentConfig.strict_components`` turns a missing package into an error too.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from affagent.agent._keywords import KeywordEstimator
-from affagent.errors import AffagentError, ConfigError
+from affagent.agent._stages import Appraiser, RoleAppraiser
+from affagent.errors import ConfigError
 from affagent.prompting import default_hints
 from affagent.types import Backend, EmotionClassifier, EmotionResult, StrategySelector, VADEstimator
+
+if TYPE_CHECKING:
+    from affagent.agent._config import AgentConfig
+    from affagent.safety import SafetyCheck
 
 log = logging.getLogger("affagent.agent")
 
 _OFF = {"", "none", "off", "null"}
 
 
-def _import(module: str, name: str) -> Any:
-    """``from module import name``; a missing module or name (a package that has not landed
-    or lacks its optional dependencies) is an ImportError, the fallback signal."""
-    mod = importlib.import_module(module)
-    try:
-        return getattr(mod, name)
-    except AttributeError:
-        raise ImportError(f"{module} has no {name}") from None
+def _fallback(
+    kind: str, name: str, exc: ImportError, notes: dict[str, str], strict: bool, fallback: str
+) -> None:
+    """A missing optional package: warn and note the fallback, or raise when ``strict``."""
+    missing = exc.name or str(exc).splitlines()[0]
+    if strict:
+        raise ConfigError(f"cannot load {kind} {name!r}: missing package {missing!r}") from exc
+    notes[kind] = f"{fallback} (fallback: {kind} {name!r} needs {missing!r}, not installed)"
+    log.warning("%s %r needs %r, which is not installed; using %s", kind, name, missing, fallback)
 
 
-def _known(module: str, attrs: str) -> tuple[str, ...] | None:
-    """The names a package declares (the first of ``attrs``, comma-separated, that exists;
-    a callable is called), or None when it declares none."""
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return None
-    for attr in attrs.split(","):
-        names = getattr(mod, attr.strip(), None)
-        if names is None:
-            continue
-        try:
-            return tuple(str(n) for n in (names() if callable(names) else names))
-        except Exception:
-            return None
-    return None
-
-
-def _attempt(
-    kind: str,
-    name: str,
-    module: str,
-    loader: str,
-    names_attr: str,
-    notes: dict[str, str],
-    strict: bool,
-    fallback: str,
-    **kw: Any,
-) -> Any:
-    """Load ``module.loader(name, **kw)``; on failure fall back (returns None) with a warning
-    and a note, unless ``strict``. A name the package does not list is always an error."""
-    known = _known(module, names_attr)
-    if known is not None and name not in known:
+def _check_name(kind: str, name: str, known: tuple[str, ...]) -> None:
+    if name not in known:
         raise ConfigError(f"unknown {kind} {name!r}; known: {', '.join(known)}")
-    try:
-        return _import(module, loader)(name, **kw)
-    except Exception as exc:
-        if strict:
-            if isinstance(exc, AffagentError):
-                raise
-            raise ConfigError(f"cannot load {kind} {name!r}: {exc}") from exc
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        notes[kind] = f"{fallback} (fallback: {kind} {name!r} unavailable: {reason})"
-        log.warning("%s %r unavailable (%s); using %s", kind, name, reason, fallback)
-        return None
 
 
 def load_estimator(name: str, notes: dict[str, str], strict: bool = False) -> VADEstimator:
     if name == "keywords":
         notes["estimator"] = "keywords"
         return KeywordEstimator()
-    est = _attempt(
-        "estimator",
-        name,
-        "affagent.perception",
-        "load_estimator",
-        "ESTIMATOR_NAMES",
-        notes,
-        strict,
-        "keywords",
-    )
-    if est is None:
+    try:
+        from affagent.perception import ESTIMATORS
+        from affagent.perception import load_estimator as _load
+    except ImportError as exc:
+        _fallback("estimator", name, exc, notes, strict, "keywords")
+        return KeywordEstimator()
+    _check_name("estimator", name, (*ESTIMATORS, "keywords"))
+    try:
+        est: VADEstimator = _load(name)
+    except ImportError as exc:
+        _fallback("estimator", name, exc, notes, strict, "keywords")
         return KeywordEstimator()
     notes["estimator"] = getattr(est, "name", name)
     return est
@@ -119,27 +85,25 @@ def load_classifier(
     if name.lower() in _OFF:
         notes["classifier"] = "none"
         return None
-    clf = _attempt(
-        "classifier",
-        name,
-        "affagent.perception",
-        "load_classifier",
-        "CLASSIFIER_NAMES",
-        notes,
-        strict,
-        "none (no hints)",
-    )
-    if clf is not None:
-        notes["classifier"] = getattr(clf, "name", name)
+    try:
+        from affagent.perception import classifier_names
+        from affagent.perception import load_classifier as _load
+
+        _check_name("classifier", name, tuple(classifier_names()))
+        clf: EmotionClassifier = _load(name)
+    except ImportError as exc:
+        _fallback("classifier", name, exc, notes, strict, "none (no hints)")
+        return None
+    notes["classifier"] = getattr(clf, "name", name)
     return clf
 
 
 def load_hints_formatter() -> Callable[[EmotionResult], str]:
     try:
-        fn: Callable[[EmotionResult], str] = _import("affagent.perception", "format_hints")
+        from affagent.perception import format_hints
     except ImportError:
         return default_hints
-    return fn
+    return format_hints
 
 
 def load_selector(
@@ -148,49 +112,60 @@ def load_selector(
     if name.lower() in _OFF:
         notes["selector"] = "none"
         return None
-    kw: dict[str, Any] = {"backend": backend} if name == "llm" else {}
-    sel = _attempt(
-        "selector",
-        name,
-        "affagent.strategy",
-        "load_selector",
-        "SELECTOR_NAMES",
-        notes,
-        strict,
-        "none (no strategy section)",
-        **kw,
-    )
-    if sel is not None:
-        notes["selector"] = getattr(sel, "name", name)
+    try:
+        from affagent.strategy import SELECTOR_NAMES
+        from affagent.strategy import load_selector as _load
+
+        _check_name("selector", name, tuple(SELECTOR_NAMES))
+        kw: dict[str, Any] = {"backend": backend} if name == "llm" else {}
+        sel: StrategySelector = _load(name, **kw)
+    except ImportError as exc:
+        _fallback("selector", name, exc, notes, strict, "none (no strategy section)")
+        return None
+    notes["selector"] = getattr(sel, "name", name)
     return sel
 
 
 def load_strategies() -> dict[str, Any]:
-    """Strategy definitions by name (empty when the strategy package is unavailable)."""
-    try:
-        _load = _import("affagent.strategy", "load_strategies")
-    except ImportError:
-        return {}
-    try:
-        return {s.name: s for s in _load()}
-    except Exception as exc:
-        log.warning("cannot load strategy definitions: %s", exc)
-        return {}
+    """Strategy definitions by name."""
+    from affagent.strategy import load_strategies as _load
+
+    return {s.name: s for s in _load()}
 
 
-def load_backend(name: str, **kw: Any) -> Backend:
-    """``load_backend`` of :mod:`affagent.backends`, or ``"package.module:factory"`` for a
-    backend of your own (called with the same keyword arguments)."""
-    kw = {k: v for k, v in kw.items() if v is not None}
-    if ":" in name:
-        mod, _, attr = name.partition(":")
-        try:
-            factory = getattr(importlib.import_module(mod), attr)
-        except (ImportError, AttributeError) as exc:
-            raise ConfigError(f"cannot load backend {name!r}: {exc}") from None
-        return factory(**kw)
+def load_appraiser(notes: dict[str, str]) -> Appraiser:
+    """How the user's affect becomes this persona's stimulus: through its role."""
+    notes["appraiser"] = "role"
+    return RoleAppraiser()
+
+
+def load_guard(config: AgentConfig, notes: dict[str, str]) -> SafetyCheck:
+    """The safety stage the config describes (detector, crisis lines, boundaries)."""
+    from affagent.safety import SafetyGuard, load_detector
+
+    detector = load_detector(config.safety_detector)
+    notes["safety"] = getattr(detector, "name", config.safety_detector)
+    return SafetyGuard(
+        detector,
+        resources=config.crisis_resources,
+        default_locale=config.locale or "en-US",
+        boundaries=config.boundaries,
+    )
+
+
+def load_backend(name: str, options: Mapping[str, Any] | None = None, **connection: Any) -> Backend:
+    """The backend ``name`` (:func:`affagent.backends.configured_backend`), or
+    ``"package.module:factory"`` for one of your own, called with ``options`` and the
+    non-None ``connection`` values."""
+    if ":" not in name:
+        from affagent.backends import configured_backend
+
+        return configured_backend(name, dict(options or {}), **connection)
+    mod, _, attr = name.partition(":")
     try:
-        _load = _import("affagent.backends", "load_backend")
-    except ImportError as exc:
-        raise ConfigError(f"backend {name!r} is not available: {exc}") from None
-    return _load(name, **kw)
+        factory = getattr(importlib.import_module(mod), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot load backend {name!r}: {exc}") from None
+    kw = {k: v for k, v in connection.items() if v is not None}
+    backend: Backend = factory(**{**kw, **(options or {})})
+    return backend

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,8 +14,8 @@ class AgentConfig(BaseModel):
     and can be replaced by passing an object to ``Agent(...)`` instead.
 
     ``None`` means "the documented default": the persona's dynamics, a SQLite store at
-    ``$AFFAGENT_HOME/affagent.db``, the best injection method measured for the backend
-    (:data:`affagent.prompting.DEFAULT_INJECTION`). ``classifier="none"`` or
+    ``$AFFAGENT_HOME/affagent.db``, the injection method the backend declares best for its
+    model (``backend.capabilities.injection``; evals/RESULTS.md). ``classifier="none"`` or
     ``selector="none"`` turn those stages off (no hints / no strategy section).
     """
 
@@ -49,6 +48,17 @@ class AgentConfig(BaseModel):
     turn_timeout_s: float | None = Field(
         default=None, gt=0, description="cap on generation time; exceeded → BackendError"
     )
+    reply_filter: bool = Field(
+        default=True,
+        description="pass the reply on in whole sentences, drop an unfinished tail and echo "
+        "loops, and end it at the chosen strategy's max_sentences "
+        "(affagent.backends.ReplyFilter); False streams the model's text as it comes",
+    )
+    strategy_example: bool = Field(
+        default=False,
+        description="show the chosen strategy's example reply in the prompt; off because "
+        "models copy it (evals/RESULTS.md, 'Which embedded model')",
+    )
     generation: GenerationParams = Field(
         default_factory=lambda: GenerationParams(max_tokens=96),
         description=(
@@ -58,32 +68,66 @@ class AgentConfig(BaseModel):
         ),
     )
 
+    # ------------------------------------------------------------------ safety (a stage)
+    safety: bool = Field(
+        default=True,
+        description="check every message for crisis/boundary content first; False is the "
+        "only way to skip it",
+    )
+    safety_detector: str = Field(
+        default="auto",
+        description="auto (rules + the learned stage that reads the last user turns; rules "
+        "alone without the perception extra) | hybrid | learned | rules",
+    )
+    locale: str | None = Field(
+        default=None, description="crisis lines for this locale; None: the persona's, then en-US"
+    )
+    boundaries: bool = Field(default=True, description="honest replies to 'are you human?'")
+    crisis_resources: str | None = Field(default=None, description="YAML; None: the shipped one")
+    webhook_url: str | None = Field(default=None, description="POSTed when a turn is flagged")
+    webhook_secret: str | None = None
+    webhook_timeout_s: float = Field(default=2.0, gt=0, le=30)
+
     @classmethod
     def from_env(cls, **overrides: Any) -> AgentConfig:
-        """Defaults < environment (``AFFAGENT_PERSONA``, ``AFFAGENT_BACKEND``,
-        ``AFFAGENT_BASE_URL``, ``AFFAGENT_MODEL``, ``AFFAGENT_API_KEY``,
-        ``AFFAGENT_DATABASE_URL``, ``AFFAGENT_INJECTION``, ``AFFAGENT_ESTIMATOR``,
-        ``AFFAGENT_CLASSIFIER``, ``AFFAGENT_SELECTOR``) < ``overrides`` (non-None only)."""
-        env = {
-            "persona": "AFFAGENT_PERSONA",
-            "backend": "AFFAGENT_BACKEND",
-            "base_url": "AFFAGENT_BASE_URL",
-            "model": "AFFAGENT_MODEL",
-            "api_key": "AFFAGENT_API_KEY",
-            "database_url": "AFFAGENT_DATABASE_URL",
-            "injection": "AFFAGENT_INJECTION",
-            "estimator": "AFFAGENT_ESTIMATOR",
-            "classifier": "AFFAGENT_CLASSIFIER",
-            "selector": "AFFAGENT_SELECTOR",
+        """The settings (:func:`affagent.settings.settings`: defaults < ``.env`` <
+        ``AFFAGENT_*``) < ``overrides`` (non-None only): what the CLI, TUI and server build."""
+        from affagent.settings import settings
+
+        s = settings()
+        values: dict[str, Any] = {
+            "persona": s.persona,
+            "dynamics": s.dynamics,
+            "backend": s.backend,
+            "base_url": s.base_url,
+            "model": s.model,
+            "api_key": s.api_key,
+            "model_path": s.gguf,
+            "database_url": s.database_url,
+            "injection": s.injection,
+            "estimator": s.estimator,
+            "classifier": s.classifier,
+            "selector": s.selector,
+            "safety": s.safety,
+            "safety_detector": s.safety_detector,
+            "locale": s.locale,
+            "crisis_resources": s.crisis_resources,
+            "webhook_url": s.webhook_url,
+            "webhook_secret": s.webhook_secret,
         }
-        values: dict[str, Any] = {k: os.environ[v] for k, v in env.items() if os.environ.get(v)}
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        return cls(**{k: v for k, v in values.items() if v is not None})
 
 
 class TurnResult(BaseModel):
     """What a turn returns: the reply, the agent's state after it, the strategy used, the
-    user's estimated affect, and the full trace."""
+    user's estimated affect, the safety check's action, and the full trace.
+
+    ``safety`` is ``"pass"`` (checked, normal turn), ``"crisis"`` or ``"boundary"`` (the reply
+    is the safety layer's, not the model's), or ``None`` when the agent runs with
+    ``safety=False``. ``feeling`` is the words the prompt told the model it feels;
+    ``stimulus`` what the user's message meant to this persona (the appraisal), which the
+    dynamics integrated into ``state``."""
 
     session_id: str
     turn: int
@@ -91,6 +135,9 @@ class TurnResult(BaseModel):
     state: dict[str, float]
     strategy: str | None
     user_estimate: dict[str, Any]
+    safety: str | None = None
+    feeling: list[str] = Field(default_factory=list)
+    stimulus: dict[str, float] | None = None
     trace: TurnTrace
 
     def summary(self) -> dict[str, Any]:
@@ -102,6 +149,9 @@ class TurnResult(BaseModel):
             "state": self.state,
             "strategy": self.strategy,
             "user_estimate": self.user_estimate,
+            "safety": self.safety,
+            "feeling": self.feeling,
+            "stimulus": self.stimulus,
         }
 
 

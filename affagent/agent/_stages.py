@@ -1,21 +1,25 @@
 """The turn's stages as small typed interfaces with their default implementations.
 
-perceive → feel → choose → (prompt: :class:`affagent.prompting.PromptBuilder`) → generate
-(:class:`affagent.types.Backend`) → reflect → persist (:class:`affagent.store.SessionStore`).
+validate → safety (:class:`affagent.safety.SafetyCheck`) → perceive → appraise → feel → choose →
+prompt (:class:`affagent.prompting.PromptBuilder`) → generate (:class:`affagent.types.Backend`)
+→ reflect → persist (:class:`affagent.store.SessionStore`).
 
-Only :class:`Feeler` computes a new state, and it reads nothing but the perception of the
-user's text: the prompt layer and the reply never move the state.
+Only :class:`Feeler` computes a new state, and it reads nothing but the stimulus the appraisal
+made of the user's text: the prompt layer and the reply never move the state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from affagent.affect.appraisal import appraise
 from affagent.affect.dynamics import DynamicsSpec, step
 from affagent.affect.personality import Personality
 from affagent.affect.state import AffectState
+from affagent.affect.vad import VAD
+from affagent.persona import Persona
 from affagent.types import (
     EmotionClassifier,
     EmotionResult,
@@ -36,15 +40,41 @@ class Perception:
     hints: str = ""
 
 
+@dataclass(frozen=True)
+class Stimulus:
+    """What the user's message means to this persona: the VAD the dynamics integrate
+    (``vad``), the user's affect as read (``perceived``: the feeling words depend on it), and
+    why, for the trace."""
+
+    vad: VAD
+    role: str = ""
+    reason: str = ""
+    perceived: VAD = field(default_factory=VAD)
+    situation: str = "neutral"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "stimulus": self.vad.to_dict(),
+            "role": self.role,
+            "reason": self.reason,
+            "perceived": self.perceived.to_dict(),
+            "situation": self.situation,
+        }
+
+
 class Perceiver(Protocol):
     def perceive(self, text: str) -> Perception: ...
+
+
+class Appraiser(Protocol):
+    def appraise(self, perception: Perception, persona: Persona) -> Stimulus: ...
 
 
 class Feeler(Protocol):
     def feel(
         self,
         state: AffectState,
-        perception: Perception,
+        stimulus: VAD,
         personality: Personality,
         dynamics: DynamicsSpec,
         now: float,
@@ -81,6 +111,23 @@ class ModelPerceiver:
         return Perception(estimate, emotions, self.format_hints(emotions))
 
 
+class RoleAppraiser:
+    """:func:`affagent.affect.appraise` through the persona's ``role``: a counsellor facing
+    distress feels concern, a companion mirrors, a support agent stays composed."""
+
+    def appraise(self, perception: Perception, persona: Persona) -> Stimulus:
+        emotions = perception.emotions
+        a = appraise(
+            perception.estimate.vad,
+            role=persona.role,
+            personality=persona.traits,
+            emotions=emotions.labels if emotions is not None else None,
+            confidence=perception.estimate.confidence,
+            causes=[w for w, _ in emotions.causes] if emotions is not None else (),
+        )
+        return Stimulus(a.stimulus, a.role, a.reason, a.perceived, a.situation)
+
+
 class DynamicsFeeler:
     """:func:`affagent.affect.dynamics.step` with the persona's personality; the time since
     the state's ``updated_at`` decays it toward the resting mood first (ALMA)."""
@@ -88,14 +135,13 @@ class DynamicsFeeler:
     def feel(
         self,
         state: AffectState,
-        perception: Perception,
+        stimulus: VAD,
         personality: Personality,
         dynamics: DynamicsSpec,
         now: float,
     ) -> AffectState:
         elapsed = None if state.updated_at is None else max(0.0, now - state.updated_at)
-        impulse = perception.estimate.vad
-        return step(state, impulse, personality, dynamics, elapsed_s=elapsed, now=now)
+        return step(state, stimulus, personality, dynamics, elapsed_s=elapsed, now=now)
 
 
 class SelectorChooser:

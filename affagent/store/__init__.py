@@ -12,7 +12,7 @@ concurrency guarantees.
 from __future__ import annotations
 
 from affagent.store._records import HistoryItem, SessionRecord, Snapshot, TurnRecord
-from affagent.store._store import DEFAULT_TENANT, SessionStore, default_url
+from affagent.store._store import DEFAULT_TENANT, SessionStore, default_url, new_session_id
 
 __all__ = [
     "DEFAULT_TENANT",
@@ -22,4 +22,5 @@ __all__ = [
     "Snapshot",
     "TurnRecord",
     "default_url",
+    "new_session_id",
 ]

@@ -45,9 +45,12 @@ def export_markdown(rec: SessionRecord, turns: list[TurnRecord], snaps: list[Sna
         v = s.state.vad
         strat = (t.strategy or "") if t else ""
         uv = f"{t.trace.user_estimate.V:+.2f}" if t else ""
+        words = ", ".join(t.trace.feeling) if t and t.trace.feeling else describe(
+            v, s.state.velocity
+        )
         lines.append(
             f"| {s.turn} | {v.v:+.2f} | {v.a:+.2f} | {v.d:+.2f} | "
-            f"{describe(v, s.state.velocity)} | {strat} | {uv} |"
+            f"{words} | {strat} | {uv} |"
         )
     lines += ["", "## Conversation", ""]
     for t in turns:
@@ -59,7 +62,8 @@ def export_markdown(rec: SessionRecord, turns: list[TurnRecord], snaps: list[Sna
             "",
             _quote(t.user_text),
             "",
-            f"**Agent** ({describe(after.vad, after.velocity)}"
+            "**Agent** ("
+            + (", ".join(t.trace.feeling) or describe(after.vad, after.velocity))
             + (f"; strategy: {t.strategy}" if t.strategy else "")
             + ")",
             "",

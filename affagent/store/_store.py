@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,9 +32,17 @@ DEFAULT_TENANT = "default"
 _TITLE_CHARS = 60
 
 
+def new_session_id() -> str:
+    """A fresh session id (12 hex digits), for a caller that must know the id before the
+    session exists (the HTTP service sends it in a header before the first token)."""
+    return uuid.uuid4().hex[:12]
+
+
 def default_url() -> str:
     """``$AFFAGENT_DATABASE_URL``, else a SQLite file at ``$AFFAGENT_HOME/affagent.db``."""
-    env = os.environ.get("AFFAGENT_DATABASE_URL")
+    from affagent.settings import settings
+
+    env = settings().database_url
     if env:
         return env
     from affagent.resources import state_dir
@@ -98,7 +107,13 @@ class SessionStore:
     def __init__(self, url: str | None = None, *, echo: bool = False, create: bool = True) -> None:
         self.url = url or default_url()
         self.engine = _make_engine(self.url, echo)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._maker = sessionmaker(self.engine, expire_on_commit=False)
+        # an in-memory database is one connection (StaticPool): threads must take turns on it,
+        # as concurrent turns do (a Runnable's batch, the agent's worker threads)
+        self._one_at_a_time: contextlib.AbstractContextManager[Any] = (
+            threading.RLock() if self.engine.pool.__class__ is StaticPool
+            else contextlib.nullcontext()
+        )
         if create:
             self.create_schema()
 
@@ -134,6 +149,11 @@ class SessionStore:
         self.close()
 
     @contextmanager
+    def _sessions(self) -> Iterator[Session]:
+        with self._one_at_a_time, self._maker() as db:
+            yield db
+
+    @contextmanager
     def _tx(self) -> Iterator[Session]:
         with self._sessions() as db, db.begin():
             yield db
@@ -152,7 +172,7 @@ class SessionStore:
     ) -> SessionRecord:
         """Create a session starting in ``state`` (snapshot 0). A duplicate id is a
         :class:`ConfigError`."""
-        sid = session_id or uuid.uuid4().hex[:12]
+        sid = session_id or new_session_id()
         if not sid or len(sid) > 64 or not all(c.isalnum() or c in "-_." for c in sid):
             raise ConfigError(f"invalid session id {sid!r}: use 1-64 letters, digits, - _ .")
         now = _now()
