@@ -23,8 +23,10 @@ def make_agent(db_url: str, backend: ScriptedBackend | None = None) -> Agent:
 def make_app(
     db_url: str, backend: ScriptedBackend | None = None, **settings: Any
 ) -> tuple[Any, Agent]:
-    agent = make_agent(db_url, backend)
+    """The app and its agent, built from one ServerSettings (agent fields may be given flat,
+    e.g. ``webhook_url=...``); the backend object is shared so tests can inspect it."""
     s = ServerSettings(backend="scripted", database_url=db_url, **{**SERVER_FAST, **settings})
+    agent = Agent(s.agent, backend=backend or ScriptedBackend())
     return create_app(s, agent=agent), agent
 
 

@@ -66,7 +66,8 @@ def test_run_json_and_report(tmp_path: Path) -> None:
     # the LLM-free simulation predicts the loop's dynamics exactly (only user turns move it)
     sim = subprocess.run(
         [sys.executable, "-m", "affagent", "protocol", "simulate", "tone-swings", "--persona",
-         "anxious-novice", "--estimator", "keywords", "--conditions", ",".join(CONDS), "--json"],
+         "anxious-novice", "--estimator", "keywords", "--classifier", "none", "--conditions",
+         ",".join(CONDS), "--json"],
         capture_output=True, text=True, timeout=300,
     )
     assert sim.returncode == 0, sim.stderr[-2000:]

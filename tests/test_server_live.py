@@ -46,9 +46,8 @@ class Live:
         self.url, self.env, self.proc = url, env, proc
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    home = tmp_path_factory.mktemp("live-home")
+def _serve(home: Path, delay_s: float) -> Iterator[Live]:
+    """`affagent serve` on a free port, the scripted backend waiting ``delay_s`` per word."""
     env = {**os.environ, "AFFAGENT_HOME": str(home), "AFFAGENT_DATABASE_URL": ""}
     env.pop("AFFAGENT_DATABASE_URL")
     port = _free_port()
@@ -68,7 +67,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             "--log-level",
             "warning",
             "--backend-option",
-            "delay_s=0.03",
+            f"delay_s={delay_s}",
         ],
         env=env,
         cwd=ROOT,
@@ -98,6 +97,19 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    yield from _serve(tmp_path_factory.mktemp("live-home"), 0.03)
+
+
+@pytest.fixture()
+def slow_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """Words 0.3 s apart: the reply streams for seconds, so a client that leaves after the
+    first sentence leaves while the reply is still being generated (the reply filter passes
+    whole sentences, and the scripted reply has two)."""
+    yield from _serve(tmp_path_factory.mktemp("slow-home"), 0.3)
 
 
 def test_cli_keys_and_real_http_roundtrip(live: Live) -> None:
@@ -180,7 +192,8 @@ def test_bounded_load_loses_no_turn() -> None:
     assert res["p50_ms"] > 0 and res["p99_ms"] >= res["p50_ms"]
 
 
-def test_client_disconnect_over_tcp_stores_nothing(live: Live) -> None:
+def test_client_disconnect_over_tcp_stores_nothing(slow_live: Live) -> None:
+    live = slow_live
     made = _cli(live.env, "keys", "create", "--tenant", "drop", "--json")
     key = json.loads(made.stdout.strip().splitlines()[-1])["key"]
     h = {"Authorization": f"Bearer {key}"}
@@ -193,9 +206,13 @@ def test_client_disconnect_over_tcp_stores_nothing(live: Live) -> None:
             got = 0
             for line in s.iter_lines():
                 got += line.startswith("data: ")
-                if got >= 3:
-                    break  # leaving the block closes the connection mid-stream
-        time.sleep(1.5)  # let the server notice and unwind
+                if got >= 2:  # the role chunk, then the first sentence
+                    break  # leaving the block closes the connection mid-reply
+        # wait until the server has noticed the disconnect and unwound the turn
+        deadline = time.monotonic() + 60
+        while 'outcome="cancelled"' not in c.get("/metrics").text:
+            assert time.monotonic() < deadline, "the server never saw the disconnect"
+            time.sleep(0.05)
         rec = c.get(f"/v1/sessions/{sid}", headers=h).json()
         assert rec["turns"] == 0 and rec["version"] == 0
         r = c.post("/v1/chat/completions", json={**body, "stream": False, "user": sid}, headers=h)

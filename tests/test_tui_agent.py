@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -97,15 +98,18 @@ async def test_chat_resume_and_export_on_the_real_agent(tmp_path: Path) -> None:
 
 
 async def test_escape_stores_nothing_on_the_real_agent(tmp_path: Path) -> None:
-    agent = make_agent(tmp_path / "c.db", delay_s=0.2)
+    # words 0.3 s apart: the reply streams a sentence at a time, and the second sentence
+    # (10 words) leaves about 3 s to press Esc after the first one shows
+    agent = make_agent(tmp_path / "c.db", delay_s=0.3)
     app = ChatApp(agent, session_id="cancel-me")
     async with app.run_test(size=SIZE) as pilot:
         before = agent.store.get_session("cancel-me")
         await pilot.press(*"I am terrified", "enter")
-        for _ in range(50):  # wait for the first tokens
+        deadline = time.monotonic() + 60
+        while True:  # wait for the first sentence
             await asyncio.sleep(0.05)
             reply = app.conversation.messages("agent")[-1]
-            if reply.text:
+            if reply.text or time.monotonic() > deadline:
                 break
         assert reply.text and reply.state == "streaming"
         await pilot.press("escape")
@@ -176,10 +180,8 @@ async def test_chat_on_the_embedded_model(tmp_path: Path) -> None:
 
 
 async def test_crisis_message_gets_the_safety_reply(tmp_path: Path) -> None:
-    from affagent.safety import SafetyGuard
-
-    agent = make_agent(tmp_path / "s.db")
-    app = ChatApp(agent, session_id="safe", guard=SafetyGuard(), locale="en-GB")
+    agent = make_agent(tmp_path / "s.db")  # the agent's own safety stage, on by default
+    app = ChatApp(agent, session_id="safe", locale="en-GB")
     async with app.run_test(size=SIZE) as pilot:
         await say(pilot, "I don't want to live anymore")
         (reply,) = app.conversation.messages("agent")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from tui_fakes import FakeAgent
 
+from affagent.persona import DEFAULT_PERSONA, load_persona
 from affagent.tui import ChatApp
 from affagent.tui.screens import DynamicsScreen, HelpScreen, PersonaPicker, SessionPicker
 from affagent.tui.widgets import AffectBlock, AxisRow, InfoBox, Message, StatusLine
@@ -284,7 +285,8 @@ async def test_dynamics_switch_validates_and_starts_a_session() -> None:
         dialog = app.screen
         assert isinstance(dialog, DynamicsScreen)
         spec = dialog.query_one("#spec")
-        assert spec.value == "second:0.8"  # type: ignore[attr-defined]
+        # prefilled with the persona's own dynamics
+        assert spec.value == load_persona(DEFAULT_PERSONA).dynamics  # type: ignore[attr-defined]
         spec.value = "first:2"  # type: ignore[attr-defined]
         await pilot.press("enter")
         await pilot.pause()

@@ -26,7 +26,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
         (["--persona", "nobody"], "unknown persona 'nobody'"),
         (["--dynamics", "first:7"], "first:ALPHA needs 0 < ALPHA <= 1"),
         (["--backend", "gpt"], "unknown backend 'gpt'"),
-        (["--backend", "openai"], "--backend openai needs --base-url"),
+        (["--dynamics", "second:nan"], "'second:nan': the parameter 'nan' is not a finite"),
     ],
 )
 def test_bad_arguments_are_one_line_errors(args: list[str], message: str) -> None:
@@ -87,7 +87,7 @@ def test_chat_builds_the_app_from_the_flags(
     assert app._open_id == "abc"
     assert app.export_dir == tmp_path / "ex"
     assert app.tenant == "team-a"
-    assert app.guard is not None  # safety on by default (--no-safety turns it off)
+    assert agent.config.safety  # on by default (--no-safety turns it off)
     assert agent.config.backend == "scripted"
     assert agent.config.database_url == db
     assert agent.config.estimator == "keywords"

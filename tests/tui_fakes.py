@@ -1,4 +1,6 @@
-"""A deterministic in-memory agent with the Agent contract's shape, for TUI unit tests.
+"""A deterministic in-memory agent with the Agent contract's shape, for TUI unit tests. It
+speaks the real records (``TurnResult``, ``StreamEvent``, ``TurnTrace``), so a change to
+them breaks these tests too.
 
 It moves a real AffectState with the real dynamics (affagent.affect.step) from a tiny keyword
 lexicon, streams its reply word by word, and commits a turn only after the last token, like the
@@ -11,10 +13,12 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from affagent.affect.dynamics import step
 from affagent.affect.state import AffectState
 from affagent.affect.vad import VAD
+from affagent.agent import StreamEvent, TurnResult
 from affagent.errors import BackendError, SessionNotFound
 from affagent.persona import load_persona
 from affagent.types import EmotionResult, StrategyChoice, TurnTrace, VADEstimate
@@ -45,24 +49,6 @@ class Record:
     created_at: float = CLOCK
     updated_at: float = CLOCK
     title: str = ""
-
-
-@dataclass
-class Result:
-    session_id: str
-    turn: int
-    reply: str
-    state: dict[str, float]
-    strategy: str | None
-    user_estimate: dict[str, float]
-    trace: TurnTrace
-
-
-@dataclass
-class Event:
-    kind: str
-    text: str = ""
-    result: Result | None = None
 
 
 @dataclass
@@ -131,8 +117,8 @@ class FakeAgent:
         return sid
 
     async def stream(
-        self, text: str, session_id: str | None = None, *, tenant: str = "default"
-    ) -> AsyncIterator[Event]:
+        self, text: str, session_id: str | None = None, *, tenant: str = "default", **kw: Any
+    ) -> AsyncIterator[StreamEvent]:
         rec = self.store.get_session(session_id or "", tenant)
         words = [w.strip(".,!?").lower() for w in text.split()]
         hits = [(w, LEXICON[w]) for w in words if w in LEXICON]
@@ -174,7 +160,7 @@ class FakeAgent:
                 await self.gate.wait()
             if self.token_delay:
                 await asyncio.sleep(self.token_delay)
-            yield Event("token", token if i == 0 else " " + token)
+            yield StreamEvent(kind="token", text=token if i == 0 else " " + token)
         turn = rec.turns + 1
         trace = TurnTrace(
             session_id=rec.id,
@@ -198,15 +184,16 @@ class FakeAgent:
         rec.title = rec.title or text[:40]
         if self.gate_after_commit is not None:
             await self.gate_after_commit.wait()
-        yield Event(
-            "done",
-            result=Result(
+        yield StreamEvent(
+            kind="done",
+            result=TurnResult(
                 session_id=rec.id,
                 turn=turn,
                 reply=reply,
                 state=new_state.vad.to_dict(),
                 strategy=strategy,
                 user_estimate=impulse.to_dict(),
+                safety="pass",
                 trace=trace,
             ),
         )

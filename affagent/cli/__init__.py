@@ -1,6 +1,6 @@
 """The ``affagent`` command line: thin Typer commands that parse, call the library and print.
 
-Conventions every command follows (see docs/DESIGN.md):
+Conventions every command follows (see docs/architecture.md):
 - ``--json`` prints one JSON object on the last line of stdout;
 - errors print one line to stderr and exit with status 2, never a traceback;
 - heavy libraries are imported inside the command that needs them.
@@ -21,6 +21,7 @@ from affagent.cli import (
     state_cmds,
     tui_cmds,
 )
+from affagent.cli._common import reflow_help
 from affagent.errors import AffagentError
 
 app = typer.Typer(
@@ -42,6 +43,7 @@ agent_cmds.register(app)
 protocol_cmds.register(app)
 tui_cmds.register(app)
 server_cmds.register(app)
+reflow_help(app)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -61,8 +63,9 @@ def run() -> None:
 
     A one-shot command has flushed its output and closed its store by the time ``main``
     returns; what is left is Python finalising ~900 modules and freeing the models, which
-    took ~0.4 s of a ~5 s ``affagent say`` (4.55 vs 4.93 s wall, median of 3:
-    ``scripts/bench_coldstart_parts.py --only exit``). So stdout, stderr and logging are
+    took a noticeable share of a one-shot ``affagent say``
+    (``scripts/bench_coldstart_parts.py --only exit``; evals/RESULTS.md, "Runtime"). So
+    stdout, stderr and logging are
     flushed and the process leaves with ``os._exit``. Unexpected exceptions still get the
     normal traceback and teardown, and ``AFFAGENT_SLOW_EXIT=1`` restores the normal exit
     (e.g. to run atexit hooks of a tool wrapped around the CLI). In-process callers (tests,
@@ -80,7 +83,9 @@ def run() -> None:
         else:  # sys.exit("message"): Python prints it and exits 1
             print(exc.code, file=sys.stderr)
             code = 1
-    if os.environ.get("AFFAGENT_SLOW_EXIT", "").strip() in ("1", "true", "yes"):
+    from affagent.settings import settings
+
+    if settings().slow_exit:
         raise SystemExit(code)
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):

@@ -45,9 +45,15 @@ def _agent(
     estimator: str | None = None,
     max_tokens: int | None = None,
     seed: int | None = None,
+    safety: bool | None = None,
+    locale: str | None = None,
 ) -> Agent:
     from affagent.agent import Agent, AgentConfig
 
+    if dynamics is not None:
+        from affagent.affect.dynamics import parse_dynamics
+
+        parse_dynamics(dynamics)  # "" or "second:nan" is an error here, not a silent default
     cfg = AgentConfig.from_env(
         persona=persona,
         dynamics=dynamics,
@@ -57,6 +63,8 @@ def _agent(
         database_url=database,
         injection=injection,
         estimator=estimator,
+        safety=safety,
+        locale=locale,
     )
     gen: dict[str, Any] = {}
     if max_tokens is not None:
@@ -69,14 +77,10 @@ def _agent(
 
 
 def _state_line(r: TurnResult) -> str:
-    from affagent.affect.labels import describe
-    from affagent.affect.state import AffectState
-
-    st = AffectState.from_dict(r.trace.state_after)
     u = r.user_estimate
     strategy = f" · strategy: {r.strategy}" if r.strategy else ""
     return (
-        f"[feeling {describe(st.vad, st.velocity)} (V {r.state['V']:+.2f} A {r.state['A']:+.2f} "
+        f"[feeling {', '.join(r.feeling)} (V {r.state['V']:+.2f} A {r.state['A']:+.2f} "
         f"D {r.state['D']:+.2f}){strategy} · user V {u['V']:+.2f} A {u['A']:+.2f} "
         f"D {u['D']:+.2f}]"
     )
@@ -100,8 +104,29 @@ _OPT_INJ = typer.Option(
 )
 
 
+def _read_message(text: str | None, file: Path | None) -> str:
+    """The message: the argument, ``-`` for stdin, or ``--file``; bytes are decoded as UTF-8
+    with bad sequences replaced, so any input reaches the same validation as the HTTP
+    service's (length limit, control characters)."""
+    if file is not None:
+        if text is not None:
+            fail("give the message as an argument or with --file, not both")
+        try:
+            return file.read_bytes().decode("utf-8", errors="replace")
+        except OSError as exc:
+            fail(f"cannot read {file}: {exc.strerror or exc}")
+    if text is None:
+        fail('no message: affagent say "your message" (or - to read stdin, or --file PATH)')
+    if text == "-":
+        return sys.stdin.buffer.read().decode("utf-8", errors="replace")
+    return text
+
+
 def say(
-    text: str = typer.Argument(..., help="What you say to the agent."),
+    text: str = typer.Argument(
+        None, help="What you say to the agent; - reads it from stdin.", show_default=False
+    ),
+    file: Path = typer.Option(None, "--file", "-f", help="Read the message from this file."),
     session: str = typer.Option(None, "--session", "-s", help="Continue this session."),
     persona: str = _OPT_PERSONA,
     dynamics: str = _OPT_DYNAMICS,
@@ -111,7 +136,10 @@ def say(
     database: str = _OPT_DB,
     injection: str = _OPT_INJ,
     safety: bool = typer.Option(
-        True, "--safety/--no-safety", help="Check the message for crisis/boundary first."
+        None,
+        "--safety/--no-safety",
+        help="Check the message for crisis/boundary first (default: on; AFFAGENT_SAFETY).",
+        show_default=False,
     ),
     locale: str = typer.Option(
         None, "--locale", help="Crisis lines for this locale, e.g. en-GB (default: persona's)."
@@ -121,23 +149,33 @@ def say(
     """One turn: print the agent's reply (streamed as it is written), its feeling and the
     session id to continue with.
 
-    As in the TUI and the HTTP service, the message is checked first: a crisis or boundary
-    message gets the safety reply (crisis lines for --locale) instead of the model's, stored
-    like any turn. ``--json`` prints one object once the turn is stored, with ``"safety"``:
-    the check's action (pass, crisis, boundary), or null with --no-safety."""
+    As on every path, the message is checked first: a crisis or boundary message gets the
+    safety reply (crisis lines for --locale) instead of the model's, stored like any turn.
+
+    --json prints one object once the turn is stored: session, turn, reply, state, strategy,
+    user_estimate, safety (pass, crisis or boundary; null with --no-safety), feeling (the
+    words the prompt told the model it feels) and stimulus (what the message meant to the
+    persona).
+    """
     import asyncio
 
     from affagent.errors import AffagentError, BackendError, ConcurrentTurnError
 
-    agent = _agent(
-        persona=persona,
-        dynamics=dynamics,
-        backend=backend,
-        base_url=base_url,
-        model=model,
-        database=database,
-        injection=injection,
-    )
+    try:
+        message = _read_message(text, file)
+        agent = _agent(
+            persona=persona,
+            dynamics=dynamics,
+            backend=backend,
+            base_url=base_url,
+            model=model,
+            database=database,
+            injection=injection,
+            safety=safety,
+            locale=locale,
+        )
+    except AffagentError as exc:
+        fail(str(exc))
     out = _ReplyPrinter(enabled=not json_out)
     try:
         if session is not None and (persona or dynamics):
@@ -148,7 +186,7 @@ def say(
                     f"{session} keeps {rec.persona} / {rec.dynamics}",
                     file=sys.stderr,
                 )
-        r = asyncio.run(_say_turn(agent, text, session, safety, locale, out))
+        r = asyncio.run(_say_turn(agent, message, session, out))
     except AffagentError as exc:
         out.end_line()  # part of a reply may be on screen: the error goes on its own line
         msg = str(exc)
@@ -157,13 +195,12 @@ def say(
         fail(msg)
     finally:
         agent.close()
-    action = _safety_action(r) if safety else None
     if json_out:
-        print_json({**r.summary(), "safety": action})
+        print_json(r.summary())
         return
     out.end_line()
-    if action not in (None, "pass"):
-        typer.echo(f"[safety: {action} reply instead of the model's]", err=True)
+    if r.safety not in (None, "pass"):
+        typer.echo(f"[safety: {r.safety} reply instead of the model's]", err=True)
     typer.echo(_state_line(r), err=True)
     typer.echo(
         f"[session {r.session_id} · turn {r.turn} · continue with: affagent say "
@@ -193,36 +230,19 @@ class _ReplyPrinter:
 
 
 async def _say_turn(
-    agent: Agent, text: str, session: str | None, safety: bool, locale: str | None,
-    out: _ReplyPrinter,
+    agent: Agent, text: str, session: str | None, out: _ReplyPrinter
 ) -> TurnResult:
-    """One turn, streamed into ``out`` (when enabled), behind the safety check if asked."""
+    """One turn, streamed into ``out`` when enabled (the agent runs its safety stage)."""
     if not out.enabled:
-        if not safety:
-            return await agent.respond(text, session)
-        from affagent.safety import SafetyGuard, guarded_respond
-
-        result, _ = await guarded_respond(agent, SafetyGuard(), text, session, locale=locale)
-        return result
-    if safety:
-        from affagent.safety import SafetyGuard, guarded_stream
-
-        events = guarded_stream(agent, SafetyGuard(), text, session, locale=locale)
-    else:
-        events = agent.stream(text, session)
+        return await agent.respond(text, session)
     done: TurnResult | None = None
-    async for ev in events:
+    async for ev in agent.stream(text, session):
         if ev.kind == "token":
             out.write(ev.text.lstrip() if not out.open else ev.text)
         else:
             done = ev.result
     assert done is not None, "a stream always ends with its done event"
     return done
-
-
-def _safety_action(r: TurnResult) -> str:
-    """The safety check's action recorded in the turn's trace ("pass" when it let it by)."""
-    return str((r.trace.safety or {}).get("action", "pass"))
 
 
 def demo(
@@ -285,9 +305,10 @@ def prepare(
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Build now what the first turn would otherwise build: the ONNX exports of the perception
-    and strategy encoders (imports torch once; ~20-40 s on 2 cores) and, for the embedded
-    backend, the prompt cache entry for the persona. scripts/setup.sh runs it. Safe to run
-    again (what exists is reused); nothing is written to your session store."""
+    encoder and of the safety detector's encoder (imports torch once, tens of seconds) and,
+    for the embedded backend, the prompt cache entry for the persona. scripts/setup.sh runs
+    it. Safe to run again (what exists is reused); nothing is written to your session
+    store."""
     import tempfile
     import time
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from affagent.cli._common import print_json
+from affagent.cli._common import print_json, with_progress
 
 protocol_app = typer.Typer(
     help=(
@@ -150,9 +149,10 @@ def run_cmd(
     load_persona(persona)
     roles = _roles(neutral_phases, adversarial_phases, reconciliation_phases)
     params = _params(theta, epsilon, k)
-    if backend == "embedded" and concurrency > 1:
+    if concurrency > 1 and not _serves_concurrently(backend):
         typer.echo(
-            "note: the embedded backend generates one reply at a time; running at concurrency 1",
+            f"note: the {backend} backend generates one reply at a time; running at "
+            "concurrency 1",
             err=True,
         )
         concurrency = 1
@@ -190,11 +190,12 @@ def run_cmd(
         backend_options=_options(backend_option),
         history_turns=history_turns,
     )
-    summary = _with_progress(
+    summary = with_progress(
         progress,
         plan.total_turns,
         f"{proto.name}: {len(specs)} conditions x {seeds} seeds",
         lambda tick: asyncio.run(run_plan(plan, make_agent, progress=tick)),
+        transient=False,
     )
     if json_out:
         print_json({"conditions": summary["conditions"], "out": str(out)})
@@ -203,23 +204,16 @@ def run_cmd(
     typer.echo(f"runs in {out}; plots: affagent protocol report {out}")
 
 
-def _with_progress(enabled: bool, total: int, label: str, fn: Any) -> Any:
-    if not enabled:
-        return fn(lambda n: None)
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+def _serves_concurrently(backend: str) -> bool:
+    """What the backend declares (``capabilities.concurrent``); a backend that only knows at
+    run time (a server) is given the benefit of the doubt."""
+    from affagent.backends import backend_class
+    from affagent.types import BackendCapabilities
 
-    console = Console(file=sys.stderr)
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    ) as bar:
-        task = bar.add_task(label, total=total)
-        return fn(lambda n: bar.advance(task, n))
+    if ":" in backend:  # a backend of your own ("module:factory")
+        return True
+    caps = getattr(backend_class(backend), "capabilities", None)
+    return not isinstance(caps, BackendCapabilities) or caps.concurrent
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -273,6 +267,9 @@ def simulate_cmd(
     conditions: str = typer.Option(_DEFAULT_CONDITIONS, "--conditions", "-c"),
     persona: str = typer.Option("calm-counsellor", "--persona", "-p", help="Persona id or file."),
     estimator: str = typer.Option("default", "--estimator", help="VAD estimator name."),
+    classifier: str = typer.Option(
+        "goemotions", "--classifier", help="Classifier or 'none' (as for 'protocol run')."
+    ),
     neutral_phases: str = NeutralOpt,
     adversarial_phases: str = AdversarialOpt,
     reconciliation_phases: str = ReconOpt,
@@ -283,11 +280,12 @@ def simulate_cmd(
 ) -> None:
     """The dynamics metrics of FILE without generating replies (seconds, not hours).
 
-    Only the user's turns move the state, so this is what 'protocol run' would measure for
-    every metric but tone tracking."""
+    Only the user's turns move the state, so this is what 'protocol run' with the same
+    --estimator and --classifier measures for every metric but tone tracking: the same
+    perceive and appraise stages, then the same dynamics."""
     from affagent.evals.protocol import load_protocol
     from affagent.evals.results import parse_conditions
-    from affagent.evals.simulate import estimate_inputs, simulate_protocol
+    from affagent.evals.simulate import perceive_inputs, simulate_protocol
     from affagent.persona import load_persona
 
     proto = load_protocol(file)
@@ -295,13 +293,15 @@ def simulate_cmd(
     load_persona(persona)
     roles = _roles(neutral_phases, adversarial_phases, reconciliation_phases)
     params = _params(theta, epsilon, k)
-    inputs, used = estimate_inputs(proto, estimator)
-    res = simulate_protocol(proto, inputs, persona, specs, roles, params)
+    perceptions, used = perceive_inputs(proto, estimator, classifier)
+    res = simulate_protocol(proto, perceptions, persona, specs, roles, params)
     if json_out:
-        print_json({**res, "estimator": used, "persona": persona, "protocol": proto.name})
+        print_json({**res, "estimator": used["estimator"], "classifier": used["classifier"],
+                    "persona": persona, "protocol": proto.name})
         return
     keys = ["delay", "recovery_turns", "recovered", "inertia", "hysteresis", "label_flip_rate"]
-    typer.echo(f"{proto.name} · persona {persona} · estimator {used}")
+    typer.echo(f"{proto.name} · persona {persona} · estimator {used['estimator']} · "
+               f"classifier {used['classifier']}")
     typer.echo(f"{'condition':<16}" + "".join(f"{x:>16}" for x in keys))
     for cond, ms in res["conditions"].items():
         cells = ["-" if ms.get(x) is None else f"{ms[x]:.2f}" for x in keys]

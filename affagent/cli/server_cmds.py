@@ -102,7 +102,8 @@ def serve(
     ),
     workers: int = typer.Option(1, "--workers", min=1, max=64, help="Worker processes."),
     backend: str = typer.Option(
-        "embedded", "--backend", help="embedded | openai | vllm | scripted"
+        None, "--backend", help="embedded | openai | vllm | scripted [default: embedded]",
+        show_default=False,
     ),
     base_url: str | None = typer.Option(
         None, "--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1"
@@ -114,21 +115,30 @@ def serve(
         help="KEY=VALUE for the backend (VALUE read as JSON if it "
         "parses), repeatable, e.g. --backend-option timeout=30",
     ),
-    persona: str = typer.Option("calm-counsellor", "--persona", help="Default persona."),
-    estimator: str = typer.Option("default", "--estimator", help="VAD estimator name."),
-    classifier: str = typer.Option("goemotions", "--classifier", help="Classifier or none."),
-    selector: str = typer.Option("learned", "--selector", help="Strategy selector or none."),
+    persona: str = typer.Option(
+        None, "--persona", help="Default persona [default: calm-counsellor].",
+        show_default=False,
+    ),
+    estimator: str = typer.Option(None, "--estimator", help="VAD estimator name [default].",
+                                  show_default=False),
+    classifier: str = typer.Option(None, "--classifier", help="Classifier or none "
+                                   "[goemotions].", show_default=False),
+    selector: str = typer.Option(None, "--selector", help="Strategy selector or none "
+                                 "[learned].", show_default=False),
     auth: bool = typer.Option(
         True,
         "--auth/--no-auth",
         help="--no-auth: every request is tenant 'default' (only allowed on 127.0.0.1).",
     ),
-    safety: bool = typer.Option(True, "--safety/--no-safety", help="Crisis safety layer."),
+    safety: bool = typer.Option(
+        None, "--safety/--no-safety", help="Crisis safety layer [default: on].",
+        show_default=False,
+    ),
     safety_detector: str = typer.Option(
-        "rules",
+        None,
         "--safety-detector",
-        help="rules (fast, precise) | hybrid (+ embedding backstop: more indirect risk "
-        "caught, more false check-ins; needs the perception extra) | auto. See docs/safety.md.",
+        help="auto (default: rules + a learned stage reading the last user turns; rules "
+        "alone without the perception extra) | hybrid | learned | rules. See docs/safety.md.",
     ),
     torch_threads: int = typer.Option(
         1, "--torch-threads", min=1, help="torch CPU threads per worker (models only)."
@@ -136,7 +146,9 @@ def serve(
     crisis_resources: str | None = typer.Option(
         None, "--crisis-resources", help="YAML of crisis lines per locale (see docs/safety.md)."
     ),
-    default_locale: str = typer.Option("en-US", "--locale", help="Default crisis locale."),
+    default_locale: str = typer.Option(
+        None, "--locale", help="Default crisis locale [en-US].", show_default=False
+    ),
     webhook_url: str | None = typer.Option(
         None, "--webhook-url", help="POST here when a turn is flagged (async, bounded)."
     ),
@@ -176,25 +188,29 @@ def serve(
             options[k] = json.loads(v)
         except json.JSONDecodeError:
             options[k] = v
-    settings = ServerSettings(
+    from affagent.agent import AgentConfig
+
+    agent = AgentConfig.from_env(
         database_url=database,
-        backend_options=options,
+        backend_options=options or None,
         backend=backend,
         base_url=base_url,
         model=model,
-        backend_api_key=os.environ.get("AFFAGENT_API_KEY"),
         persona=persona,
         estimator=estimator,
         classifier=classifier,
         selector=selector,
-        auth=auth,
         safety=safety,
         safety_detector=safety_detector,
-        torch_threads=torch_threads,
         crisis_resources=crisis_resources,
-        default_locale=default_locale,
+        locale=default_locale,
         webhook_url=webhook_url,
-        webhook_secret=os.environ.get("AFFAGENT_WEBHOOK_SECRET"),
+        turn_timeout_s=120.0,
+    )
+    settings = ServerSettings(
+        agent=agent,
+        auth=auth,
+        torch_threads=torch_threads,
         max_body_bytes=max_body_bytes,
         warm_up=warm_up,
     )
@@ -203,13 +219,13 @@ def serve(
     from affagent.safety import load_resources
     from affagent.store import SessionStore
 
-    load_persona(persona)
-    if safety:
-        load_resources(crisis_resources)
+    load_persona(agent.persona)
+    if agent.safety:
+        load_resources(agent.crisis_resources)
         from affagent.safety import load_detector
 
-        load_detector(safety_detector)  # an unknown name or a missing extra fails here
-    store = SessionStore(database)
+        load_detector(agent.safety_detector)  # an unknown name or a missing extra fails here
+    store = SessionStore(agent.database_url)
     from affagent.server.keys import KeyStore
 
     keys = KeyStore(store.engine)
@@ -228,8 +244,8 @@ def serve(
     store.close()
     os.environ.update(settings.to_env())
     typer.echo(
-        f"affagent serving on http://{host}:{port} (backend {backend}, {workers} worker(s), "
-        f"database {_safe(database)}); OpenAPI at /docs",
+        f"affagent serving on http://{host}:{port} (backend {agent.backend}, {workers} "
+        f"worker(s), database {_safe(agent.database_url)}); OpenAPI at /docs",
         err=True,
     )
     uvicorn.run(

@@ -9,10 +9,6 @@ from typing import Any
 
 import typer
 
-from affagent.cli._common import fail
-
-BACKENDS = ("embedded", "openai", "scripted")
-
 
 def build_config(**options: Any) -> Any:
     """An AgentConfig from the environment overridden by the given non-None options."""
@@ -57,8 +53,11 @@ def chat_cmd(
     selector: str | None = typer.Option(
         None, "--selector", help="Strategy selector: learned | llm | prior | uniform | none."
     ),
-    safety: bool = typer.Option(
-        True, "--safety/--no-safety", help="Check every message for crisis/boundary first."
+    safety: bool | None = typer.Option(
+        None,
+        "--safety/--no-safety",
+        help="Check every message for crisis/boundary first (default: on).",
+        show_default=False,
     ),
     locale: str | None = typer.Option(
         None, "--locale", help="Crisis lines for this locale, e.g. en-GB (default: persona's)."
@@ -76,13 +75,10 @@ def chat_cmd(
     from affagent.affect.dynamics import parse_dynamics
     from affagent.persona import load_persona
 
-    if backend is not None and backend not in BACKENDS:
-        fail(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
-    if backend == "openai" and not base_url:
-        import os
+    if backend is not None and ":" not in backend:
+        from affagent.backends import backend_class
 
-        if not os.environ.get("AFFAGENT_BASE_URL"):
-            fail("--backend openai needs --base-url (or AFFAGENT_BASE_URL)")
+        backend_class(backend)  # an unknown name is a one-line error now
     # Bad names are one-line errors before the screen takes over the terminal.
     if persona is not None:
         load_persona(persona)
@@ -99,18 +95,15 @@ def chat_cmd(
         estimator=estimator,
         classifier=classifier,
         selector=selector,
+        safety=safety,
+        locale=locale,
     )
 
     def make_agent() -> Any:
         """Runs in a thread once the screen is up (imports and store setup take seconds)."""
         from affagent.agent import Agent
 
-        agent = Agent(config)
-        if safety:
-            from affagent.safety import SafetyGuard
-
-            app.guard = SafetyGuard()  # set before the agent is handed to the app
-        return agent
+        return Agent(config)
 
     from affagent.tui import ChatApp
 

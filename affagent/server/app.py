@@ -21,7 +21,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from affagent import __version__
 from affagent.agent import Agent
 from affagent.errors import AffagentError
-from affagent.safety import SafetyGuard, SafetyWebhook, load_detector
 from affagent.server.errors import ApiError, from_affagent
 from affagent.server.keys import KeyStore
 from affagent.server.limits import BodyLimitMiddleware
@@ -104,12 +103,20 @@ def _install_handlers(app: FastAPI) -> None:
         )
         headers = dict(exc.headers or {})
         message = str(exc.detail)
+        code = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code
+        )
+        if exc.status_code == 400 and "parsing the body" in message:
+            # FastAPI could not decode the body (e.g. bytes that are not UTF-8)
+            message = "body: not valid JSON text (it must be UTF-8 encoded JSON)"
         if exc.status_code == 405:
             # Starlette names only the first route matching the path; list them all
             allowed = _allowed_methods(app, request)
             headers["Allow"] = ", ".join(allowed)
             message = f"method {request.method} not allowed here; use {', '.join(allowed)}"
-        return _error_response(ApiError(exc.status_code, message, kind, headers=headers))
+        return _error_response(
+            ApiError(exc.status_code, message, kind, code=code, headers=headers)
+        )
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> JSONResponse:
@@ -163,11 +170,8 @@ def _limit_torch_threads(settings: ServerSettings) -> None:
     if settings.torch_threads is None:
         return
     off = {"", "none", "off", "null", "keywords"}
-    needs = (
-        settings.estimator.lower() not in off
-        or settings.classifier.lower() not in off
-        or (settings.safety and settings.safety_detector != "rules")
-    )
+    a = settings.agent
+    needs = a.estimator.lower() not in off or a.classifier.lower() not in off
     if not needs:
         return
     try:
@@ -189,18 +193,15 @@ def create_app(settings: ServerSettings | None = None, *, agent: Agent | None = 
         svc: AffagentService = app.state.service
         _limit_torch_threads(settings)
         if settings.warm_up:
-            await svc.agent.warm_up()
+            await svc.agent.warm_up()  # the safety detector's encoder included
             # models that load lazily inside their first call (the sentence encoder) load now,
             # so the first user does not wait for them
             await asyncio.to_thread(_first_calls, svc.agent)
-            warm = getattr(svc.guard.detector if svc.guard else None, "warm_up", None)
-            if callable(warm):
-                await asyncio.to_thread(warm)
         yield
-        if svc.webhook is not None:
-            await svc.webhook.drain()
         if owns_agent:
             await svc.agent.aclose()
+        elif svc.agent.webhook is not None:
+            await svc.agent.webhook.drain()
 
     app = FastAPI(
         title="affagent",
@@ -208,28 +209,9 @@ def create_app(settings: ServerSettings | None = None, *, agent: Agent | None = 
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    the_agent = agent or Agent(settings.agent_config())
+    the_agent = agent or Agent(settings.agent)
     keys = KeyStore(the_agent.store.engine)
-    guard = (
-        SafetyGuard(
-            load_detector(settings.safety_detector),
-            resources=settings.crisis_resources,
-            default_locale=settings.default_locale,
-            boundaries=settings.boundaries,
-        )
-        if settings.safety
-        else None
-    )
-    webhook = (
-        SafetyWebhook(
-            settings.webhook_url,
-            timeout=settings.webhook_timeout_s,
-            secret=settings.webhook_secret,
-        )
-        if settings.webhook_url
-        else None
-    )
-    app.state.service = AffagentService(settings, the_agent, keys, metrics, guard, webhook)
+    app.state.service = AffagentService(settings, the_agent, keys, metrics)
     _install_handlers(app)
     app.include_router(chat)
     app.include_router(sessions)

@@ -148,6 +148,13 @@ class AffectInfo(BaseModel):
     turn: int
     state: dict[str, float] = Field(description="the agent's V, A, D after the turn")
     mood: str = Field(default="", description="the state in words")
+    feeling: list[str] = Field(
+        default_factory=list,
+        description="the feeling words the prompt gave the model (within the persona's role)",
+    )
+    stimulus: dict[str, float] | None = Field(
+        default=None, description="what the user's message meant to the persona (V, A, D)"
+    )
     strategy: str | None = None
     user_estimate: dict[str, Any] = Field(default_factory=dict)
     safety: dict[str, Any] | None = Field(

@@ -1,8 +1,9 @@
 """The service layer: what each endpoint does, independent of HTTP plumbing.
 
-Routers parse and authenticate, then call one method here; this module talks to the Agent,
-its SessionStore, the safety guard and the key store. It keeps no session state in memory:
-every request reads the session from the database, so any worker can serve any session.
+Routers parse and authenticate, then call one method here; this module talks to the Agent
+(which owns the whole turn, its safety stage and the webhook included), its SessionStore and
+the key store. It keeps no session state in memory: every request reads the session from the
+database, so any worker can serve any session.
 
 Concurrency: two turns on one session in the same worker wait for each other (the Agent's
 per-session lock); in different workers the store's optimistic version check lets the first
@@ -12,13 +13,11 @@ commit win and the second gets 409 with nothing stored. Turns never interleave.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -28,8 +27,7 @@ from affagent.affect.labels import describe
 from affagent.affect.state import AffectState
 from affagent.agent import Agent, StreamEvent, TurnResult, approx_tokens, clean_text
 from affagent.errors import AffagentError, ConfigError
-from affagent.persona import list_personas, load_persona
-from affagent.safety import SafetyDecision, SafetyGuard, SafetyWebhook, safety_turn
+from affagent.persona import list_personas
 from affagent.server.errors import ApiError, from_affagent, unauthorized
 from affagent.server.keys import KeyStore
 from affagent.server.metrics import Metrics
@@ -53,6 +51,7 @@ from affagent.server.protocol import (
     completion_id,
 )
 from affagent.server.settings import ServerSettings
+from affagent.store import new_session_id
 from affagent.types import ChatMessage
 
 log = logging.getLogger("affagent.server")
@@ -63,7 +62,9 @@ _LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 
 @dataclass
 class ChatTurn:
-    """A validated chat request, ready to run."""
+    """A validated chat request, ready to run. ``created``: the turn starts a new session
+    with this (fresh) id and ``persona`` / ``dynamics``; the agent creates it, and removes it
+    again if the turn fails, so a failed request leaves nothing behind."""
 
     tenant: str
     session_id: str
@@ -74,6 +75,7 @@ class ChatTurn:
     include_usage: bool
     t0: float
     persona: str | None = None
+    dynamics: str | None = None
 
 
 def _state_out(state: AffectState) -> StateOut:
@@ -101,21 +103,13 @@ def _accept_language(header: str | None) -> str | None:
 
 class AffagentService:
     def __init__(
-        self,
-        settings: ServerSettings,
-        agent: Agent,
-        keys: KeyStore,
-        metrics: Metrics,
-        guard: SafetyGuard | None = None,
-        webhook: SafetyWebhook | None = None,
+        self, settings: ServerSettings, agent: Agent, keys: KeyStore, metrics: Metrics
     ) -> None:
         self.settings = settings
         self.agent = agent
         self.store = agent.store
         self.keys = keys
         self.metrics = metrics
-        self.guard = guard
-        self.webhook = webhook
 
     # ------------------------------------------------------------------ auth
     async def authenticate(self, token: str | None) -> str:
@@ -159,12 +153,17 @@ class AffagentService:
             updated_at=rec.updated_at,
         )
 
-    def _new_session(self, tenant: str, persona: str | None, dynamics: str | None) -> str:
+    @staticmethod
+    def _check_new(persona: str | None, dynamics: str | None) -> None:
+        """A client may name a shipped persona, never a file on the server."""
         if persona is not None and persona not in list_personas():
             known = ", ".join(list_personas())
             raise ConfigError(f"unknown persona {persona!r}; available: {known}")
         if dynamics is not None:
             parse_dynamics(dynamics)
+
+    def _new_session(self, tenant: str, persona: str | None, dynamics: str | None) -> str:
+        self._check_new(persona, dynamics)
         sid = self.agent.new_session(persona=persona, dynamics=dynamics, tenant=tenant)
         self.metrics.sessions_created.inc()
         return sid
@@ -242,7 +241,7 @@ class AffagentService:
                 param="messages",
             )
         try:
-            text = clean_text(last.text(), self.settings.max_message_chars)
+            text = clean_text(last.text(), self.settings.agent.max_message_chars)
         except AffagentError as exc:
             self.metrics.turns.labels("invalid").inc()
             raise from_affagent(exc) from None
@@ -254,67 +253,38 @@ class AffagentService:
             )
         sid = header_session or req.user
         opts = req.affagent
-        created = False
+        persona = opts.persona if opts else None
+        dynamics = opts.dynamics if opts else None
         if sid:
             self._check_id(sid)
-            rec = await self._call(self.store.get_session, sid, tenant)  # 404 before any work
-            persona = rec.persona
+            await self._call(self.store.get_session, sid, tenant)  # 404 before any work
         else:
-            persona = (opts.persona if opts else None) or self.settings.persona
-            sid = await self._call(
-                self._new_session,
-                tenant,
-                opts.persona if opts else None,
-                opts.dynamics if opts else None,
-            )
-            created = True
+            try:
+                self._check_new(persona, dynamics)
+            except AffagentError as exc:
+                raise from_affagent(exc) from None
         locale = (opts.locale if opts else None) or _accept_language(accept_language)
         return ChatTurn(
             tenant=tenant,
-            session_id=sid,
-            created=created,
+            session_id=sid or new_session_id(),
+            created=not sid,
             text=text,
             locale=locale,
             model=req.model or self.settings.model_name,
             include_usage=bool(req.stream_options and req.stream_options.include_usage),
             t0=t0,
             persona=persona,
+            dynamics=dynamics,
         )
 
-    async def _safety_decision(self, turn: ChatTurn) -> SafetyDecision | None:
-        if self.guard is None:
-            return None
-        try:
-            persona = load_persona(turn.persona) if turn.persona else None
-        except ConfigError:
-            persona = None
-        decision = self.guard.check(turn.text, persona=persona, locale=turn.locale)
-        if not decision.overrides:
-            return None
-        self.metrics.safety.labels(decision.action, decision.category or "").inc()
-        return decision
-
-    async def _safety_turn(self, turn: ChatTurn, decision: SafetyDecision) -> TurnResult:
-        """Commit the safety layer's reply as the turn (see :func:`affagent.safety.safety_turn`)
-        and notify the webhook for a crisis."""
-        try:
-            result: TurnResult = await safety_turn(
-                self.agent, turn.text, turn.session_id, decision, tenant=turn.tenant
-            )
-        except AffagentError as exc:
-            raise from_affagent(exc) from None
-        if decision.flagged and self.webhook is not None:
-            self.webhook.fire(
-                {
-                    "event": "safety.flagged",
-                    "tenant": turn.tenant,
-                    "session_id": result.session_id,
-                    "turn": result.turn,
-                    "user_text": turn.text,
-                    **decision.trace(),
-                }
-            )
-        return result
+    def _turn_kw(self, turn: ChatTurn) -> dict[str, Any]:
+        return {
+            "tenant": turn.tenant,
+            "locale": turn.locale,
+            "persona": turn.persona,
+            "dynamics": turn.dynamics,
+            "create": turn.created,
+        }
 
     def _info(self, result: TurnResult) -> AffectInfo:
         st = AffectState.from_dict(result.trace.state_after)
@@ -323,6 +293,8 @@ class AffagentService:
             turn=result.turn,
             state=result.state,
             mood=describe(st.vad, st.velocity),
+            feeling=result.feeling,
+            stimulus=result.stimulus,
             strategy=result.strategy,
             user_estimate=result.user_estimate,
             safety=result.trace.safety,
@@ -336,16 +308,17 @@ class AffagentService:
             prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
         )
 
-    def _done(self, turn: ChatTurn, result: TurnResult, outcome: str) -> None:
+    def _done(self, turn: ChatTurn, result: TurnResult) -> None:
+        if turn.created:
+            self.metrics.sessions_created.inc()
+        if result.safety in ("crisis", "boundary"):
+            category = (result.trace.safety or {}).get("category") or ""
+            self.metrics.safety.labels(result.safety, category).inc()
+            outcome = result.safety
+        else:
+            outcome = "ok"
         self.metrics.turns.labels(outcome).inc()
         self.metrics.turn_latency.observe(time.perf_counter() - turn.t0)
-
-    async def _forget_new_session(self, turn: ChatTurn) -> None:
-        """A session this request created is removed when its first turn fails before the
-        client heard of it, so a failed request leaves nothing behind."""
-        if turn.created:
-            with contextlib.suppress(AffagentError):
-                await asyncio.to_thread(self.store.delete_session, turn.session_id, turn.tenant)
 
     def _fail(self, exc: AffagentError) -> ApiError:
         err = from_affagent(exc)
@@ -354,20 +327,11 @@ class AffagentService:
         return err
 
     async def complete(self, turn: ChatTurn) -> ChatCompletionResponse:
-        decision = await self._safety_decision(turn)
         try:
-            if decision is not None:
-                result = await self._safety_turn(turn, decision)
-            else:
-                result = await self.agent.respond(turn.text, turn.session_id, tenant=turn.tenant)
-        except ApiError as err:
-            self.metrics.turns.labels("error" if err.status >= 500 else "invalid").inc()
-            await self._forget_new_session(turn)
-            raise
+            result = await self.agent.respond(turn.text, turn.session_id, **self._turn_kw(turn))
         except AffagentError as exc:
-            await self._forget_new_session(turn)
             raise self._fail(exc) from None
-        self._done(turn, result, decision.action if decision else "ok")
+        self._done(turn, result)
         return ChatCompletionResponse(
             model=turn.model,
             choices=[Choice(message=AssistantMessage(content=result.reply))],
@@ -376,50 +340,28 @@ class AffagentService:
         )
 
     # ------------------------------------------------------------------ streaming
-    async def _events(
-        self, turn: ChatTurn, decision: SafetyDecision | None
-    ) -> AsyncGenerator[StreamEvent, None]:
-        if decision is not None:
-            result = await self._safety_turn(turn, decision)
-            for piece in re.findall(r"\S+\s*", result.reply):
-                yield StreamEvent(kind="token", text=piece)
-            yield StreamEvent(kind="done", result=result)
-            return
-        stream = cast(
-            AsyncGenerator[StreamEvent, None],
-            self.agent.stream(turn.text, turn.session_id, tenant=turn.tenant),
-        )
-        async with aclosing(stream) as events:
-            async for ev in events:
-                yield ev
-
     async def stream(self, turn: ChatTurn) -> AsyncIterator[bytes]:
         """The SSE body. The first event is awaited here, before the response starts, so a
         failure before the first token (backend down, conflict) is a normal HTTP error."""
-        decision = await self._safety_decision(turn)
-        events = self._events(turn, decision)
+        events = cast(
+            AsyncGenerator[StreamEvent, None],
+            self.agent.stream(turn.text, turn.session_id, **self._turn_kw(turn)),
+        )
         try:
             first = await anext(events)
         except StopAsyncIteration:
             await events.aclose()
-            await self._forget_new_session(turn)
             raise ApiError(502, "the backend produced nothing", "backend_error") from None
-        except ApiError:
-            await events.aclose()
-            await self._forget_new_session(turn)
-            raise
         except AffagentError as exc:
             await events.aclose()
-            await self._forget_new_session(turn)
             raise self._fail(exc) from None
-        return self._sse(turn, first, events, decision)
+        return self._sse(turn, first, events)
 
     async def _sse(
         self,
         turn: ChatTurn,
         first: StreamEvent,
         events: AsyncGenerator[StreamEvent, None],
-        decision: SafetyDecision | None,
     ) -> AsyncIterator[bytes]:
         cid = completion_id()
         created = int(time.time())
@@ -451,7 +393,7 @@ class AffagentService:
                 elif ev.kind == "done" and ev.result is not None:
                     result = ev.result
                     finished = True
-                    self._done(turn, result, decision.action if decision else "ok")
+                    self._done(turn, result)
                     usage = self._usage(result) if turn.include_usage else None
                     yield chunk(Delta(), finish="stop", usage=usage, affagent=self._info(result))
                     yield b"data: [DONE]\n\n"
@@ -482,7 +424,7 @@ class AffagentService:
         except Exception as exc:  # a health check reports, never raises
             log.warning("health: database check failed: %s", exc)
             db, ok = "error", False
-        backend = self.agent.components.get("backend") or self.settings.backend
+        backend = self.agent.components.get("backend") or self.settings.agent.backend
         return ok, {
             "status": "ok" if ok else "degraded",
             "version": __version__,

@@ -45,9 +45,9 @@ class ChatApp(App[None]):
 
     Pass a ready ``agent`` (tests, embedding) or an ``agent_factory`` (the CLI: building the
     agent can take seconds, so it runs in a thread while the screen is already up). The app
-    closes an agent it built itself, and leaves a passed-in one open. With a ``guard``
-    (:class:`affagent.safety.SafetyGuard`) every message is checked first, as in the HTTP
-    service; ``locale`` picks the crisis lines.
+    closes an agent it built itself, and leaves a passed-in one open. The agent checks every
+    message for crisis and boundary content first, as on every path; ``locale`` picks the
+    crisis lines.
 
     >>> app = ChatApp(agent, persona="calm-counsellor")   # doctest: +SKIP
     >>> app.run()                                         # doctest: +SKIP
@@ -87,7 +87,6 @@ class ChatApp(App[None]):
         session_id: str | None = None,
         tenant: str = "default",
         export_dir: Path | None = None,
-        guard: Any | None = None,
         locale: str | None = None,
     ) -> None:
         super().__init__()
@@ -101,7 +100,6 @@ class ChatApp(App[None]):
         self._open_id = session_id
         self.tenant = tenant
         self.export_dir = export_dir
-        self.guard = guard
         self.locale = locale
         self.session = SessionView()
         self.last_export: tuple[Path, Path] | None = None
@@ -366,15 +364,13 @@ class ChatApp(App[None]):
             self.generating = False
 
     def _stream(self, text: str, sid: str) -> Any:
-        """The agent's stream, behind the safety check when the app has a guard (a crisis or
-        boundary message gets the guard's fixed reply, committed like any turn)."""
+        """The agent's turn, streamed (its safety stage answers a crisis or boundary message
+        with the safety reply, committed like any turn)."""
         agent = self.agent
         assert agent is not None
-        if self.guard is None:
-            return agent.stream(text, sid, tenant=self.tenant)
-        from affagent.safety import guarded_stream
-
-        return guarded_stream(agent, self.guard, text, sid, tenant=self.tenant, locale=self.locale)
+        if self.locale:
+            return agent.stream(text, sid, tenant=self.tenant, locale=self.locale)
+        return agent.stream(text, sid, tenant=self.tenant)
 
     def _apply(self, result: Any, reply: Message) -> None:
         trace = as_trace(result)

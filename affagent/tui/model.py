@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from affagent.affect.labels import describe, mixture
+from affagent.affect.labels import describe, mixture, prototypes
 from affagent.affect.state import AffectState
 from affagent.affect.vad import VAD
 from affagent.types import TurnTrace
@@ -81,6 +81,7 @@ class TurnView:
     emotions: tuple[tuple[str, float], ...] = ()
     causes: tuple[tuple[str, float], ...] = ()
     safety: str | None = None
+    feeling: tuple[str, ...] = ()
     trace: TurnTrace | None = None
 
     @classmethod
@@ -106,6 +107,7 @@ class TurnView:
             emotions=emotions,
             causes=causes,
             safety=_safety_label(trace.safety),
+            feeling=tuple(trace.feeling),
             trace=trace,
         )
 
@@ -174,12 +176,23 @@ class SessionView:
         return self.turns[-1].velocity if self.turns else self.start_velocity
 
     def feelings(self, k: int = 3) -> list[tuple[str, float]]:
-        """The named emotions closest to the agent's current state (Russell & Mehrabian),
-        with their probability in the 151-term mixture."""
+        """The named emotions closest to the agent's current state (Russell & Mehrabian), with
+        their probability in the mixture: over the words the last prompt used (the ones its
+        role allows) when there are any, else over the whole table."""
+        last = self.last
+        known = {p.term for p in prototypes()}
+        words = frozenset(w for w in (last.feeling if last else ()) if w in known)
+        if words:
+            return mixture(self.agent_now, top_k=k, vocabulary=words)
         return mixture(self.agent_now, top_k=k)
 
     def in_words(self) -> str:
-        """The state as the prompt words it, e.g. ``"mildly relaxed and calm, cooling"``."""
+        """The feeling words the last prompt gave the model (chosen within the persona's
+        role), e.g. ``"serious, troubled, quiet"``; before any turn, the resting state in
+        words (``"mildly relaxed and calm"``)."""
+        last = self.last
+        if last is not None and last.feeling:
+            return ", ".join(last.feeling)
         return describe(self.agent_now, self.velocity_now)
 
     @property

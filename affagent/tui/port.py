@@ -24,7 +24,7 @@ class SessionStoreLike(Protocol):
 
 
 class ChatAgent(Protocol):
-    """The agent as the chat app sees it (see the Agent contract in the design notes)."""
+    """The agent as the chat app sees it (the slice of :class:`affagent.agent.Agent` it uses)."""
 
     store: SessionStoreLike
 
@@ -38,7 +38,7 @@ class ChatAgent(Protocol):
     ) -> str: ...
 
     def stream(
-        self, text: str, session_id: str | None = None, *, tenant: str = "default"
+        self, text: str, session_id: str | None = None, *, tenant: str = "default", **kw: Any
     ) -> AsyncIterator[Any]: ...
 
     async def aclose(self) -> None: ...
