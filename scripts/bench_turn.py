@@ -11,12 +11,16 @@ Figures (targets from issue 8):
              25 turns take seconds
   store      load+save of one turn (SessionStore.load_for_turn + commit_turn) with 10 vs
              10,000 stored sessions, median of --store-turns turns (target ratio ≤ 1.2)
+  chat       what a chat user waits for: --turns turns of one conversation on the defaults
+             (unseeded, the default reply length, streamed through Agent.stream as the TUI
+             does), per turn the time to the first shown text (the reply filter passes whole
+             sentences) and to the stored turn, and the prompt tokens
   cold       `affagent say` in a fresh process, start to reply, on the embedded default
              (target ≤ 5 s): the first call with an empty prompt cache, and the median of
              the later ones (--cold-runs in all), with the import time of the CLI
 
 Usage:
-    python scripts/bench_turn.py [--only stages,prompt,store,cold] [--turns 6]
+    python scripts/bench_turn.py [--only stages,chat,prompt,store,cold] [--turns 6]
         [--postgres URL]  (also run the store figure on PostgreSQL)
 """
 
@@ -51,7 +55,7 @@ USER_LINES = [
     "I don't know if I have the energy for that conversation.",
     "Thanks for listening, it helps a bit.",
 ]
-AFFECTIVE = ("perceive", "feel", "choose", "prompt", "reflect")
+AFFECTIVE = ("safety", "perceive", "appraise", "feel", "choose", "prompt", "reflect")
 
 
 def line(i: int) -> str:
@@ -79,9 +83,9 @@ def bench_stages(turns: int, max_tokens: int) -> dict[str, object]:
             print(f"  turn {i + 1}: " + " ".join(
                 f"{k}={v:.0f}" for k, v in r.trace.timings_ms.items()), file=sys.stderr)
         agent.close()
-    med = {k: statistics.median(row[k] for row in rows) for k in rows[0]}
-    aff = sum(med[k] for k in AFFECTIVE)
-    ratio_per_turn = [sum(r[k] for k in AFFECTIVE) / r["generate"] for r in rows]
+    med = {k: statistics.median(row.get(k, 0.0) for row in rows) for k in rows[0]}
+    aff = sum(med.get(k, 0.0) for k in AFFECTIVE)
+    ratio_per_turn = [sum(r.get(k, 0.0) for k in AFFECTIVE) / r["generate"] for r in rows]
     out = {
         "components": comps,
         "warm_up_s": round(warm_s, 2),
@@ -95,6 +99,44 @@ def bench_stages(turns: int, max_tokens: int) -> dict[str, object]:
     print(f"affective overhead: {aff:.0f} ms vs generate {med['generate']:.0f} ms "
           f"= {100 * out['overhead_fraction']:.1f} % (target < 10 %)")
     return out
+
+
+def bench_chat(turns: int) -> dict[str, object]:
+    import asyncio
+
+    async def run(d: str) -> list[dict[str, float]]:
+        agent = Agent(AgentConfig(database_url=f"sqlite:///{d}/c.db"))
+        await agent.warm_up()
+        sid = agent.new_session()
+        await agent.respond("Hello.", sid)  # the first turn also fills the prompt cache
+        rows = []
+        for i in range(turns):
+            t0 = time.perf_counter()
+            first = None
+            async for ev in agent.stream(line(i), sid):
+                if ev.kind == "token" and first is None:
+                    first = time.perf_counter() - t0
+                if ev.kind == "done" and ev.result is not None:
+                    res = ev.result
+            total = time.perf_counter() - t0
+            rows.append({
+                "first_text_s": first or total,
+                "turn_s": total,
+                "generate_s": res.trace.timings_ms.get("generate", 0.0) / 1000,
+                "prompt_tokens": float(res.trace.prompt_tokens or 0),
+                "reply_words": float(len(res.reply.split())),
+            })
+            print(f"  turn {i + 1}: " + " ".join(f"{k}={v:.2f}" for k, v in rows[-1].items())
+                  + f"  [{res.strategy}] {res.reply!r}", file=sys.stderr)
+        await agent.aclose()
+        return rows
+
+    with tempfile.TemporaryDirectory() as d:
+        rows = asyncio.run(run(d))
+    med = {k: round(statistics.median(r[k] for r in rows), 2) for k in rows[0]}
+    worst = {k: round(max(r[k] for r in rows), 2) for k in ("first_text_s", "turn_s")}
+    print(f"chat: medians over {turns} turns {med}; slowest {worst}")
+    return {"median": med, "max": worst, "turns": rows}
 
 
 def bench_prompt(turns: int = 25) -> dict[str, object]:
@@ -281,6 +323,8 @@ def main() -> None:
     # the other order would time cache hits as "perceive"
     if "stages" in which:
         res["stages"] = bench_stages(args.turns, args.max_tokens)
+    if "chat" in which:
+        res["chat"] = bench_chat(args.turns)
     if "prompt" in which:
         res["prompt"] = bench_prompt()
     if "cold" in which:
