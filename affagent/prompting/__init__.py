@@ -12,11 +12,9 @@ from __future__ import annotations
 
 from affagent.prompting._builder import Prompt, PromptBuilder, PromptInputs
 from affagent.prompting._injection import (
-    DEFAULT_INJECTION,
     INJECTIONS,
     Injection,
     InjectionPlan,
-    default_injection,
     parse_injection,
     register_injection,
 )
@@ -30,7 +28,6 @@ from affagent.prompting._sections import (
 )
 
 __all__ = [
-    "DEFAULT_INJECTION",
     "INJECTIONS",
     "Injection",
     "InjectionPlan",
@@ -38,7 +35,6 @@ __all__ = [
     "PromptBuilder",
     "PromptInputs",
     "default_hints",
-    "default_injection",
     "hints_section",
     "parse_injection",
     "persona_section",

@@ -93,20 +93,6 @@ INJECTIONS: dict[str, Injection] = {
     )
 }
 
-#: The best method per backend *name*, for code that has only a name. The agent never reads
-#: this: it asks the backend (``backend.capabilities.injection``), which knows its model: the
-#: embedded backend steers a model that ships steering vectors and prefills one that does not;
-#: an OpenAI-compatible server cannot continue an assistant message, so few-shot tone
-#: examples carry the state there. Figures and the command behind each choice:
-#: evals/RESULTS.md ("Injection").
-DEFAULT_INJECTION: dict[str, str] = {
-    "embedded": "prefill",
-    "openai": "fewshot",
-    "vllm": "prefill",
-    "scripted": "system",
-}
-
-
 def register_injection(method: Injection) -> None:
     """Add a method (e.g. from a plugin); its ``name`` becomes usable in ``AgentConfig``."""
     INJECTIONS[method.name] = method
@@ -126,7 +112,3 @@ def parse_injection(spec: str) -> list[Injection]:
             )
         out.append(INJECTIONS[n])
     return out
-
-
-def default_injection(backend: str) -> str:
-    return DEFAULT_INJECTION.get(backend, "system")
