@@ -25,7 +25,7 @@ from affagent.affect.state import AffectState
 from affagent.agent._config import AgentConfig, StreamEvent, TurnResult
 from affagent.agent._input import clean_text
 from affagent.agent._portal import Portal
-from affagent.agent._reply import PrefillStream, approx_tokens, deadline, join_reply, words
+from affagent.agent._reply import approx_tokens, deadline, join_reply, with_prefill, words
 from affagent.agent._stages import (
     Appraiser,
     Chooser,
@@ -596,29 +596,20 @@ class Agent:
         """The backend's stream under the turn's deadline, with the prefill contract kept,
         through the reply filter (whole sentences, no unfinished tail, no echo loop, the
         strategy's sentence limit): what the user reads is what the benchmark scores."""
-        from affagent.backends import ReplyFilter
+        from affagent.backends import filter_stream
 
         prompt = turn.prompt
         assert prompt is not None
-        fixer = PrefillStream(prompt.prefill)
-        sieve = (ReplyFilter(max_sentences=prompt.max_sentences, prefill=prompt.prefill)
-                 if self.config.reply_filter else None)
         try:
             agen = self.backend.stream(prompt.messages, self._params(prompt))
             async with aclosing(deadline(agen, self.config.turn_timeout_s)) as deltas:
-                async for delta in deltas:
-                    out = fixer.feed(delta)
-                    if sieve is not None:
-                        out = sieve.feed(out) if out else ""
-                    if out:
-                        yield out
-                    if sieve is not None and sieve.done:
-                        break  # closing the stream stops the backend generating
-                out = fixer.flush()
-                if sieve is not None:
-                    out = (sieve.feed(out) if out else "") + sieve.finish()
-                if out:
-                    yield out
+                texts = with_prefill(deltas, prompt.prefill)
+                if self.config.reply_filter:  # it closes the stream (the backend stops) once done
+                    texts = filter_stream(texts, max_sentences=prompt.max_sentences,
+                                          prefill=prompt.prefill)
+                async with aclosing(texts):
+                    async for text in texts:
+                        yield text
         except (asyncio.CancelledError, KeyboardInterrupt, GeneratorExit):
             raise
         except Exception as exc:

@@ -62,6 +62,19 @@ class PrefillStream:
         return out
 
 
+async def with_prefill(deltas: AsyncIterator[str], prefill: str) -> AsyncGenerator[str, None]:
+    """``deltas`` through a :class:`PrefillStream`: the stream starts with ``prefill`` once.
+    Closing this does not close ``deltas`` (its owner does)."""
+    fixer = PrefillStream(prefill)
+    async for delta in deltas:
+        out = fixer.feed(delta)
+        if out:
+            yield out
+    out = fixer.flush()
+    if out:
+        yield out
+
+
 async def deadline(
     agen: AsyncIterator[str], timeout: float | None
 ) -> AsyncGenerator[str, None]:

@@ -36,7 +36,7 @@ benchmark measures what a user reads). Pure text processing; no model needed::
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 
 __all__ = ["ReplyFilter", "clean_reply", "filter_stream", "normalise_sentence", "split_sentences"]
 
@@ -210,9 +210,10 @@ def clean_reply(text: str, *, max_sentences: int | None = None, prefill: str = "
 
 async def filter_stream(
     deltas: AsyncIterator[str], *, max_sentences: int | None = None, prefill: str = ""
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     """Wrap a backend's delta stream; stops pulling (closing the backend's stream, so it
-    stops generating) once the filter is done. The agent's turn::
+    stops generating) once the filter is done. The agent's turn and the injection benchmark
+    both read the backend through this, so the benchmark scores what a user reads::
 
         async for text in filter_stream(backend.stream(prompt.messages, params),
                                         max_sentences=prompt.max_sentences,

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
 from affagent.affect.vad import VAD
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -19,6 +22,21 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 T = TypeVar("T")
+
+
+def _bar(transient: bool) -> Progress:
+    """The one progress bar style: label, bar, done/total, time left; on stderr."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(file=sys.stderr),
+        transient=transient,
+    )
 
 
 def with_progress(
@@ -34,34 +52,14 @@ def with_progress(
     ``--json``."""
     if not enabled:
         return fn(lambda n: None)
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(file=sys.stderr),
-        transient=transient,
-    ) as bar:
+    with _bar(transient) as bar:
         task = bar.add_task(label, total=total)
         return fn(lambda n: bar.advance(task, n))
 
 
 def progress_iter(items: Iterable[T], total: int, label: str) -> Iterator[T]:
     """Iterate ``items`` under a transient rich progress bar on stderr."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(file=sys.stderr),
-        transient=True,
-    ) as bar:
+    with _bar(transient=True) as bar:
         task = bar.add_task(label, total=total)
         for item in items:
             yield item

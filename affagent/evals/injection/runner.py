@@ -12,14 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from affagent.affect.state import AffectState
 from affagent.backends._common import params_for
-from affagent.backends._reply import ReplyFilter
+from affagent.backends._reply import filter_stream
 from affagent.errors import ConfigError
 from affagent.evals.injection.cases import Case
 from affagent.evals.injection.scoring import own_words
@@ -173,22 +173,24 @@ async def _generate_one(
 ) -> tuple[str, str, float]:
     """(filtered reply, raw stream text, generation ms): the stream is cut as soon as the
     filter says the reply is over."""
-    f = ReplyFilter(max_sentences=prompt.max_sentences, prefill=prompt.prefill)
     raw: list[str] = []
+
+    async def tap(deltas: AsyncIterator[str]) -> AsyncIterator[str]:
+        async for delta in deltas:
+            raw.append(delta)
+            yield delta
+
     t0 = time.perf_counter()
     stream = backend.stream(prompt.messages, params)
     try:
-        async for delta in stream:
-            raw.append(delta)
-            f.feed(delta)
-            if f.done:
-                break
+        texts = filter_stream(tap(stream), max_sentences=prompt.max_sentences,
+                              prefill=prompt.prefill)
+        reply = "".join([t async for t in texts]).strip()
     finally:
         closer = getattr(stream, "aclose", None)
         if closer is not None:
             await closer()
-    f.finish()
-    return f.text, "".join(raw), (time.perf_counter() - t0) * 1000.0
+    return reply, "".join(raw), (time.perf_counter() - t0) * 1000.0
 
 
 async def generate_all(
