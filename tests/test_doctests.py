@@ -14,6 +14,7 @@ MODULES = [
     "affagent.backends._common",
     "affagent.prompting.openers",
     "affagent.backends._continue",
+    "affagent.perception.causes",
     "affagent.evals.injection.scoring",
 ]
 

@@ -74,6 +74,17 @@ def test_goemotions_classifier_and_causes(model: PerceptionModel) -> None:
     assert {w for w, _ in exact.classify([text])[0].causes} & {"thank", "appreciate"}
 
 
+def test_causes_name_content_words_not_grammar(model: PerceptionModel) -> None:
+    """Occlusion scores "I" and "feel" high in a sentence about a feeling; the prompt tells
+    the model to attend to these words, so grammar words are never named."""
+    text = "My manager criticised my report in front of the whole team. I feel humiliated."
+    for method in ("pooled", "exact"):
+        clf = EncoderEmotionClassifier("goemotions", model=model, cause_method=method)
+        words = [w for w, _ in clf.classify([text])[0].causes]
+        assert "humiliated" in words, (method, words)
+        assert not {"i", "my", "feel", "the", "in"} & set(words), (method, words)
+
+
 def test_empathetic_classifier(model: PerceptionModel) -> None:
     clf = load_classifier("empathetic")
     r = clf.classify(["I was so scared when I heard someone break into my house at night"])[0]

@@ -12,6 +12,7 @@ all three. Cause words come from *pooled occlusion* by default (a word's tokens 
 the mean pool and the head re-scored, from the same forward pass); ``cause_method="exact"``
 re-encodes the text once per word with the word removed (slower, n passes). When the top
 GoEmotions label is ``neutral`` the causes explain the strongest non-neutral label instead.
+Only content words are named (:mod:`affagent.perception.causes`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Literal
 import numpy as np
 
 from affagent.errors import ConfigError
+from affagent.perception.causes import rank_causes
 from affagent.perception.encoder import Encoded
 from affagent.perception.model import Head, PerceptionModel, load_model
 from affagent.types import EmotionResult
@@ -142,13 +144,7 @@ class EncoderEmotionClassifier:
             scored = self._exact_occlusion(text, enc, head, target)
         else:
             scored = self.model.pooled_occlusion(enc, head, target)
-        best: dict[str, float] = {}
-        for w, s in scored:
-            key = w.lower()
-            if s > 0 and s > best.get(key, 0.0):
-                best[key] = s
-        ranked = sorted(best.items(), key=lambda kv: -kv[1])[: self.n_causes]
-        return [(w, round(s, 4)) for w, s in ranked]
+        return rank_causes(scored, self.n_causes)
 
     def _exact_occlusion(self, text: str, enc: Encoded, head: Head, target: int
                          ) -> list[tuple[str, float]]:

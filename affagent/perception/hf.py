@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from affagent.errors import ConfigError
+from affagent.perception.causes import rank_causes
 from affagent.perception.encoder import group_words
 from affagent.types import EmotionResult
 
@@ -74,10 +75,8 @@ class HFEmotionClassifier:
                         ]
                         vp, _ = self._probs(variants)
                         drops = vp[0, order[0]] - vp[1:, order[0]]
-                        best = sorted(
-                            ((w, float(d)) for w, d in zip(words, drops, strict=True) if d > 0),
-                            key=lambda wd: -wd[1])
-                        cause_list = [(w, round(d, 4)) for w, d in best[: self.n_causes]]
+                        cause_list = rank_causes(
+                            zip(words, drops.tolist(), strict=True), self.n_causes)
                 res[t] = EmotionResult(
                     label_set=self.label_set,
                     labels={self.labels[i]: round(float(p[i]), 6) for i in order},
