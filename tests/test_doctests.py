@@ -15,6 +15,7 @@ MODULES = [
     "affagent.prompting.openers",
     "affagent.backends._continue",
     "affagent.perception.causes",
+    "affagent.backends._steering",
     "affagent.evals.injection.scoring",
 ]
 

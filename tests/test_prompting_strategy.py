@@ -3,6 +3,8 @@ the sentence limit, and the steer method's coefficients on the prompt."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from affagent.affect.state import AffectState
@@ -87,9 +89,12 @@ def test_a_run_of_questions_does_not_reuse_the_last_stems() -> None:
     assert len(set(stems)) == len(STRATEGIES["Question"].openers)
 
 
-def test_steer_method_carries_the_state_as_coefficients() -> None:
+def test_steer_method_carries_the_state_and_strategy_as_coefficients() -> None:
     p = PromptBuilder("steer+prefill").build(inputs())
-    assert p.steering == {"V": -0.6, "A": -0.3, "D": -0.3}
+    assert p.steering == {"V": -0.6, "A": -0.3, "D": -0.3, "strategy:Question": 1.0}
+    no_choice = PromptBuilder("steer").build(
+        dataclasses.replace(inputs(), strategy=None, strategy_info=None))
+    assert no_choice.steering == {"V": -0.6, "A": -0.3, "D": -0.3}
     assert "V=-0.60" in p.sections["steering"] and "state" in p.sections
     assert PromptBuilder("prefill").build(inputs()).steering is None
     assert PromptBuilder("none").build(inputs()).steering is None

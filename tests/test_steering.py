@@ -17,6 +17,7 @@ from affagent.backends._steering import (
     cvec_rows,
     find_vectors,
     load_vectors,
+    turn_coefficients,
 )
 from affagent.errors import ConfigError
 
@@ -99,9 +100,50 @@ def test_shipped_default_model_steers_by_default() -> None:
     except ConfigError as exc:
         pytest.skip(f"no default model here: {exc}")
     vec = be.steering_vectors()
-    assert vec is not None and set(vec.names) == {"V", "A", "D"}
+    assert vec is not None and {"V", "A", "D"} <= set(vec.names)
     assert vec.settings.scale < 1.0  # a unit scale broke the 135M model (evals/RESULTS.md)
     assert be.capabilities.injection == "steer" and type(be).capabilities.injection == "prefill"
+    # one direction per ESConv strategy; the three that made replies invent specifics are
+    # shipped but not applied (evals/RESULTS.md, "Per-strategy steering")
+    from affagent.strategy.metrics import STRATEGY_NAMES
+
+    assert {f"strategy:{s}" for s in STRATEGY_NAMES} <= set(vec.names)
+    assert "Question" in vec.settings.strategies
+    assert not {"Information", "Providing Suggestions", "Self-disclosure"} & set(
+        vec.settings.strategies)
+
+
+def test_strategy_directions_apply_only_where_the_settings_say() -> None:
+    dirs = {k: np.ones((6, 4), np.float32) for k in ("V", "A", "D", "strategy:Question",
+                                                      "strategy:Information")}
+    vec = SteeringVectors(Path("x.npz"), dirs, {}, SteeringSettings(strategies=("Question",)))
+    assert turn_coefficients(vec, {"V": 0.2, "strategy:Question": 1.0}) == {
+        "V": 0.2, "strategy:Question": 1.0}
+    # shipped but not applied, or not shipped at all: left out, not an error
+    assert turn_coefficients(vec, {"V": 0.2, "strategy:Information": 1.0}) == {"V": 0.2}
+    assert turn_coefficients(vec, {"V": 0.2, "strategy:Others": 1.0}) == {"V": 0.2}
+    with pytest.raises(ConfigError, match="no steering direction X"):
+        turn_coefficients(vec, {"X": 1.0})
+
+
+def test_steering_strategies_option_overrides_the_sidecar(tmp_path: Path) -> None:
+    from affagent.backends._embedded import EmbeddedBackend
+
+    model = tmp_path / "tiny.gguf"
+    model.write_bytes(b"GGUF" + bytes(60))
+    np.savez(tmp_path / "tiny.npz", V=np.ones((3, 2), np.float16),
+             **{"strategy:Question": np.ones((3, 2), np.float16)},
+             meta=np.array(json.dumps({"model_bytes": 64})))
+    (tmp_path / "tiny.json").write_text(json.dumps(
+        {"blocks": [1, 2], "scale": 0.5, "strategies": ["Question"]}))
+    path = str(tmp_path / "tiny.npz")
+    vec = EmbeddedBackend(str(model), steering=path).steering_vectors()
+    assert vec is not None and vec.settings.strategies == ("Question",)
+    assert "strategy:Question" in vec.names
+    off = EmbeddedBackend(str(model), steering=path, steering_strategies="none")
+    assert off.steering_vectors().settings.strategies == ()  # type: ignore[union-attr]
+    with pytest.raises(ConfigError, match="steering_strategies: unknown Chitchat"):
+        EmbeddedBackend(str(model), steering=path, steering_strategies="Question,Chitchat")
 
 
 @pytest.mark.embedded
@@ -137,3 +179,9 @@ def test_real_model_steering_changes_the_reply_and_leaves_no_trace(scope: str) -
     after = gen(None)
     assert after == (plain if scope == "reply" else fresh)
     assert gen({"V": 0.0, "A": 0.0, "D": 0.0}) == plain  # a zero state steers nothing
+    # the chosen strategy's direction moves the reply where the settings apply it, and is
+    # left out where they do not
+    asking = gen({"V": 0.0, "A": 0.0, "D": 0.0, "strategy:Question": 1.0})
+    assert asking != plain
+    not_applied = gen({"V": 0.0, "A": 0.0, "D": 0.0, "strategy:Information": 1.0})
+    assert not_applied == (plain if scope == "reply" else fresh)  # as `after` above

@@ -364,7 +364,10 @@ async def test_strategy_sentence_limit_and_steering_reach_the_backend() -> None:
     assert limit is not None and len(r.reply.split(". ")) == limit
     params = backend.calls[-1][1]
     assert params.steering is not None
-    assert params.steering == pytest.approx({k.upper(): v for k, v in r.state.items()}, abs=1e-4)
+    # the state's axes and the chosen strategy's direction (the backend applies that only
+    # where its steering file has one)
+    assert params.steering == pytest.approx(
+        {**{k.upper(): v for k, v in r.state.items()}, "strategy:Question": 1.0}, abs=1e-4)
     await agent.aclose()
     # a backend that cannot steer is told so before the first turn
     plain = Agent(AgentConfig(database_url="sqlite://", injection="steer", safety=False,

@@ -6,10 +6,12 @@
   (located without importing it: that package needs the ``llm`` tool installed).
 * **Activation steering** (:mod:`affagent.backends._steering`): when vectors ship for the
   model file (``affagent/_weights/steering/<stem>.npz``, same byte size), ``capabilities``
-  names their directions (``V``, ``A``, ``D``) and ``params.steering`` coefficients are added
-  to the residual stream, per call, through llama.cpp's control-vector API; a call without
+  names their directions (``V``, ``A``, ``D``, ``strategy:<name>``) and ``params.steering``
+  coefficients are added to the residual stream, per call, through llama.cpp's
+  control-vector API; a call without
   steering clears it. ``steering=False`` turns it off, ``steering=PATH`` takes another file,
-  ``steering_blocks`` / ``steering_scale`` / ``steering_scope`` override the tuned settings.
+  ``steering_blocks`` / ``steering_scale`` / ``steering_scope`` / ``steering_strategies``
+  (``none`` or names, comma-separated) override the tuned settings.
   Asking a model without vectors to steer is a ConfigError before anything is generated.
 * **Chat template**: the GGUF's own ``tokenizer.chat_template`` (Jinja), rendered here with
   llama-cpp-python's ``Jinja2ChatFormatter``; ChatML if the file has none; ``chat_template=``
@@ -82,6 +84,7 @@ from affagent.backends._steering import (
     cvec_rows,
     find_vectors,
     load_vectors,
+    turn_coefficients,
 )
 from affagent.errors import BackendError, ConfigError
 from affagent.resources import cache_root
@@ -265,6 +268,7 @@ class EmbeddedBackend(StreamingBackend):
         steering_blocks: tuple[int, int] | list[int] | str | None = None,
         steering_scale: float | str | None = None,
         steering_scope: str | None = None,
+        steering_strategies: str | list[str] | tuple[str, ...] | None = None,
     ) -> None:
         chosen = model_path or model
         if chosen and not Path(chosen).suffix:
@@ -291,7 +295,7 @@ class EmbeddedBackend(StreamingBackend):
         self.seeded_reset = str(seeded_reset).lower() not in ("false", "0", "no", "off")
         self._steering_source = steering
         self._steering_override = _steering_override(
-            steering_blocks, steering_scale, steering_scope)
+            steering_blocks, steering_scale, steering_scope, steering_strategies)
         self._vectors: SteeringVectors | None = None
         self._vectors_looked = False
 
@@ -326,7 +330,8 @@ class EmbeddedBackend(StreamingBackend):
                     vec = SteeringVectors(vec.path, vec.directions, vec.meta, SteeringSettings(
                         blocks=over.get("blocks", base.blocks),
                         scale=over.get("scale", base.scale),
-                        scope=over.get("scope", base.scope)))
+                        scope=over.get("scope", base.scope),
+                        strategies=over.get("strategies", base.strategies)))
                 self._vectors = vec
         return self._vectors
 
@@ -561,12 +566,7 @@ class EmbeddedBackend(StreamingBackend):
             raise ConfigError(
                 f"the embedded backend cannot steer {Path(self.model_path).name}: no steering "
                 "vectors for this model file (compute them with scripts/steering_vectors.py)")
-        unknown = sorted(set(params.steering) - set(vec.names))
-        if unknown:
-            raise ConfigError(
-                f"no steering direction {', '.join(unknown)} for this model "
-                f"(it has: {', '.join(vec.names)})")
-        return vec, {k: float(v) for k, v in params.steering.items()}
+        return vec, turn_coefficients(vec, params.steering)
 
     async def aclose(self) -> None:
         """Marks this backend closed. The model stays cached for other backends in the process
@@ -591,6 +591,7 @@ def _steering_override(
     blocks: tuple[int, int] | list[int] | str | None,
     scale: float | str | None,
     scope: str | None,
+    strategies: str | list[str] | tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """Backend options that override a vectors file's settings (strings accepted, so CLI
     ``--backend-opt steering_blocks=6-16`` works)."""
@@ -614,4 +615,14 @@ def _steering_override(
         if scope not in ("reply", "all"):
             raise ConfigError(f"steering_scope must be reply or all (got {scope!r})")
         out["scope"] = scope
+    if strategies is not None:  # "none", or names separated by commas
+        names = strategies.split(",") if isinstance(strategies, str) else list(strategies)
+        names = [n.strip() for n in names if n.strip() and n.strip().lower() != "none"]
+        from affagent.strategy.metrics import STRATEGY_NAMES
+
+        bad = sorted(set(names) - set(STRATEGY_NAMES))
+        if bad:
+            raise ConfigError(f"steering_strategies: unknown {', '.join(bad)} "
+                              f"(known: {', '.join(STRATEGY_NAMES)}, or none)")
+        out["strategies"] = tuple(names)
     return out

@@ -10,9 +10,13 @@ injection benchmark chose on ESConv valid (``blocks``: first and last block stee
 ``scale``: multiplier on the state's coefficients, ``scope``: ``reply`` or ``all``; see
 evals/RESULTS.md); backend options override them.
 
-What is added to block k's output for a turn with state (v, a, d)::
+What is added to block k's output for a turn with state (v, a, d) and strategy s::
 
-    scale · (v · V[k] + a · A[k] + d · D[k])      for blocks[0] ≤ k ≤ blocks[1]
+    scale · (v · V[k] + a · A[k] + d · D[k] + S[k])      for blocks[0] ≤ k ≤ blocks[1]
+
+where ``S`` is the direction ``strategy:<s>`` when the file has one and its sidecar lists s
+under ``strategies`` (``scripts/strategy_directions.py``; which strategies, and why not all
+eight: evals/RESULTS.md, "Per-strategy steering"), and zero otherwise.
 
 ``scope="reply"`` reads the prompt unsteered and steers only the reply's tokens (so the
 prompt cache stays valid); ``scope="all"`` steers the prompt too.
@@ -47,6 +51,7 @@ __all__ = [
     "cvec_rows",
     "find_vectors",
     "load_vectors",
+    "turn_coefficients",
 ]
 
 STEERING_DIR = Path(__file__).resolve().parents[1] / "_weights" / "steering"
@@ -56,11 +61,13 @@ Scope = Literal["reply", "all"]
 @dataclass(frozen=True)
 class SteeringSettings:
     """Which blocks are steered (inclusive, 0-based block indices), the multiplier on the
-    state's coefficients, and whether the prompt is steered too."""
+    state's coefficients, whether the prompt is steered too, and which strategies' directions
+    (``strategy:<name>``) are applied: the others are left out of a turn's steering."""
 
     blocks: tuple[int, int] = (8, 18)
     scale: float = 1.0
     scope: Scope = "reply"
+    strategies: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         lo, hi = self.blocks
@@ -72,7 +79,8 @@ class SteeringSettings:
 
 @dataclass(frozen=True)
 class SteeringVectors:
-    """Per-axis directions (blocks × hidden, float32) for one model file."""
+    """Directions (blocks × hidden, float32) for one model file: ``V``, ``A``, ``D`` and any
+    ``strategy:<name>``."""
 
     path: Path
     directions: Mapping[str, np.ndarray]
@@ -118,10 +126,10 @@ def load_vectors(path: str | Path) -> SteeringVectors:
     try:
         with np.load(p, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
-            dirs = {k: z[k].astype(np.float32) for k in ("V", "A", "D") if k in z.files}
+            dirs = {k: z[k].astype(np.float32) for k in z.files if k != "meta"}
     except (OSError, KeyError, ValueError) as exc:
         raise ConfigError(f"{p}: not a steering vectors file ({exc})") from None
-    if not dirs:
+    if not {"V", "A", "D"} & set(dirs):
         raise ConfigError(f"{p}: no direction arrays (V, A, D)")
     side = p.with_suffix(".json")
     settings = SteeringSettings()
@@ -130,10 +138,35 @@ def load_vectors(path: str | Path) -> SteeringVectors:
             raw = json.loads(side.read_text(encoding="utf-8"))
             settings = SteeringSettings(
                 blocks=(int(raw["blocks"][0]), int(raw["blocks"][1])),
-                scale=float(raw["scale"]), scope=raw.get("scope", "reply"))
+                scale=float(raw["scale"]), scope=raw.get("scope", "reply"),
+                strategies=tuple(str(x) for x in raw.get("strategies", ())))
         except (OSError, KeyError, ValueError, TypeError, IndexError) as exc:
             raise ConfigError(f"{side}: invalid steering settings ({exc})") from None
     return SteeringVectors(p, dirs, meta, settings)
+
+
+def turn_coefficients(vectors: SteeringVectors, coefs: Mapping[str, float]) -> dict[str, float]:
+    """A turn's coefficients as this file applies them: a ``strategy:<name>`` direction the
+    file lacks or its settings do not apply is left out (the strategy is a refinement a model
+    may not have); any other unknown name is an error.
+
+    >>> vec = SteeringVectors(Path("m.npz"), {k: np.zeros((2, 4)) for k in
+    ...     ("V", "A", "D", "strategy:Question", "strategy:Information")}, {},
+    ...     SteeringSettings(strategies=("Question",)))
+    >>> turn_coefficients(vec, {"V": 0.5, "strategy:Question": 1.0})
+    {'V': 0.5, 'strategy:Question': 1.0}
+    >>> turn_coefficients(vec, {"V": 0.5, "strategy:Information": 1.0, "strategy:Others": 1.0})
+    {'V': 0.5}
+    """
+    applied = {f"strategy:{s}" for s in vectors.settings.strategies}
+    out = {k: float(v) for k, v in coefs.items()
+           if not k.startswith("strategy:") or (k in applied and k in vectors.directions)}
+    unknown = sorted(set(out) - set(vectors.directions))
+    if unknown:
+        raise ConfigError(
+            f"no steering direction {', '.join(unknown)} for this model "
+            f"(it has: {', '.join(vectors.names)})")
+    return out
 
 
 def cvec_rows(

@@ -135,7 +135,8 @@ class PromptBuilder:
     def build(self, inputs: PromptInputs) -> Prompt:
         from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-        plan = InjectionPlan(role=getattr(inputs.persona, "role", None))
+        plan = InjectionPlan(role=getattr(inputs.persona, "role", None),
+                             strategy=inputs.strategy.strategy if inputs.strategy else None)
         for m in self.methods:
             m.apply(inputs.state, inputs.key, plan)
         sections = self.sections(inputs, plan)

@@ -9,7 +9,9 @@ reply valence on SmolLM2-135M), so the others show the tone instead of describin
              (:mod:`affagent.prompting.openers`); the opener is part of the stored reply.
 ``fewshot``  plus one example exchange answered in the state's tone, before the history.
 ``steer``    plus activation steering: the state's V, A and D become coefficients of direction
-             vectors added to the model's residual stream for the whole reply
+             vectors added to the model's residual stream for the whole reply, with the
+             chosen strategy's direction at 1 (``strategy:<name>``; the backend applies it
+             only where its file has one and says so)
              (:attr:`InjectionPlan.steering` → ``Prompt.steering`` → ``GenerationParams``);
              only on a backend whose ``capabilities.steering`` names those directions (the
              embedded backend, for models with shipped vectors).
@@ -38,6 +40,8 @@ class InjectionPlan:
     steering: dict[str, float] | None = None
     #: The persona's role (what the tone bank fits its openers to); set by the builder.
     role: str | None = None
+    #: The turn's chosen strategy, if any; set by the builder.
+    strategy: str | None = None
 
 
 class Injection(Protocol):
@@ -68,14 +72,16 @@ class FewShotInjection:
 
 
 class SteerInjection:
-    """The state as steering coefficients, one per axis (the backend scales and applies
-    them; see ``affagent.backends._steering``)."""
+    """The state as steering coefficients, one per axis, and the chosen strategy's direction
+    (the backend scales and applies them; see ``affagent.backends._steering``)."""
 
     name = "steer"
 
     def apply(self, state: AffectState, key: str, plan: InjectionPlan) -> None:
         v = state.vad
         plan.steering = {"V": round(v.v, 4), "A": round(v.a, 4), "D": round(v.d, 4)}
+        if plan.strategy:
+            plan.steering[f"strategy:{plan.strategy}"] = 1.0
 
 
 class NoInjection:
