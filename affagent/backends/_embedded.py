@@ -8,8 +8,8 @@
   model file (``affagent/_weights/steering/<stem>.npz``, same byte size), ``capabilities``
   names their directions (``V``, ``A``, ``D``, ``strategy:<name>``) and ``params.steering``
   coefficients are added to the residual stream, per call, through llama.cpp's
-  control-vector API; a call without
-  steering clears it. ``steering=False`` turns it off, ``steering=PATH`` takes another file,
+  control-vector API; a call without steering clears it. ``steering=False`` turns it off,
+  ``steering=PATH`` takes another file,
   ``steering_blocks`` / ``steering_scale`` / ``steering_scope`` / ``steering_strategies``
   (``none`` or names, comma-separated) override the tuned settings.
   Asking a model without vectors to steer is a ConfigError before anything is generated.
