@@ -38,8 +38,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from affagent.safety.detector import (
     CATEGORIES,
     FLAG_THRESHOLD,
@@ -148,7 +146,3 @@ class LearnedRiskDetector:
         hit = RuleHit(rule, cat, "medium", FLAG_THRESHOLD, (0, len(text)), text)
         return RiskAssessment(True, cat, "medium", scores, (hit,))
 
-
-def risk_probability(scores: dict[str, float]) -> float:
-    """P(any risk) from an assessment's ``scores`` (the learned stage stores P per class)."""
-    return float(np.sum([scores.get(c, 0.0) for c in CATEGORIES]))
