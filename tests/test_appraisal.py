@@ -8,6 +8,7 @@ import doctest
 import math
 
 import pytest
+from affect_strategies import personalities, unit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,16 +20,6 @@ from affagent.affect.labels import prototypes
 from affagent.affect.personality import Personality, target
 from affagent.affect.vad import VAD
 
-unit = st.floats(min_value=-1.0, max_value=1.0, allow_nan=False)
-trait = st.floats(min_value=0.0, max_value=1.0)
-personalities = st.builds(
-    Personality,
-    openness=trait,
-    conscientiousness=trait,
-    extraversion=trait,
-    agreeableness=trait,
-    neuroticism=trait,
-)
 roles = st.sampled_from(ROLES)
 
 #: Joy and gratitude: what a listener must never be told it feels facing distress.

@@ -3,6 +3,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from affect_strategies import personalities, unit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,17 +13,7 @@ from affagent.affect.state import AffectState
 from affagent.affect.vad import VAD
 from affagent.errors import ConfigError
 
-unit = st.floats(min_value=-1.0, max_value=1.0, allow_nan=False)
 anyfloat = st.floats(allow_nan=True, allow_infinity=True)
-trait = st.floats(min_value=0.0, max_value=1.0)
-personalities = st.builds(
-    Personality,
-    openness=trait,
-    conscientiousness=trait,
-    extraversion=trait,
-    agreeableness=trait,
-    neuroticism=trait,
-)
 specs = st.one_of(
     st.just("stateless"),
     st.floats(min_value=0.01, max_value=1.0).map(lambda a: f"first:{a}"),

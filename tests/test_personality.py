@@ -1,14 +1,12 @@
 from __future__ import annotations
 
 import pytest
+from affect_strategies import personalities, trait
 from hypothesis import given
-from hypothesis import strategies as st
 
 from affagent.affect.personality import Personality, peld_response
 from affagent.affect.vad import VAD
 from affagent.persona import list_personas, load_persona
-
-trait = st.floats(min_value=0.0, max_value=1.0)
 
 
 def _with(p: Personality, **kw: float) -> Personality:
@@ -16,14 +14,7 @@ def _with(p: Personality, **kw: float) -> Personality:
 
 
 @given(
-    st.builds(
-        Personality,
-        openness=trait,
-        conscientiousness=trait,
-        extraversion=trait,
-        agreeableness=trait,
-        neuroticism=trait,
-    ),
+    personalities,
     trait,
     trait,
 )
@@ -41,14 +32,7 @@ def test_neuroticism_lowers_valence_raises_arousal(p: Personality, n1: float, n2
 
 
 @given(
-    st.builds(
-        Personality,
-        openness=trait,
-        conscientiousness=trait,
-        extraversion=trait,
-        agreeableness=trait,
-        neuroticism=trait,
-    ),
+    personalities,
     trait,
     trait,
 )
