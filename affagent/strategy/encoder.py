@@ -36,6 +36,11 @@ MINILM_DIM = 384
 MAX_SEQ_LENGTH = 128  # the window sentence-transformers uses for all-MiniLM-L6-v2
 
 
+def _missing_extra(exc: ImportError) -> ConfigError:
+    return ConfigError(f"the learned strategy selector needs the perception extra ({exc.name} "
+                       "missing): pip install 'affagent[perception]'")
+
+
 class TextEncoder(Protocol):
     """Maps texts to unit-norm vectors of length ``dim``."""
 
@@ -68,10 +73,7 @@ class MiniLMEncoder:
                 path = self._path or default_encoder_dir()
                 self._model = Encoder(path, max_length=MAX_SEQ_LENGTH, cache_size=0)
             except ImportError as exc:
-                raise ConfigError(
-                    f"the learned strategy selector needs the perception extra ({exc.name} "
-                    "missing): pip install 'affagent[perception]'"
-                ) from None
+                raise _missing_extra(exc) from None
         return self._model
 
     def warm_up(self) -> None:
@@ -142,10 +144,7 @@ class PerceptionEncoder:
 
                     self._model = load_model(self._weights)
                 except ImportError as exc:
-                    raise ConfigError(
-                        f"the learned strategy selector needs the perception extra ({exc.name} "
-                        "missing): pip install 'affagent[perception]'"
-                    ) from None
+                    raise _missing_extra(exc) from None
             return self._model
 
     @property
