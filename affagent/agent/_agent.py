@@ -80,7 +80,7 @@ class _Turn:
     dynamics: DynamicsSpec
     decision: SafetyDecision | None
     perception: Perception
-    stimulus: Stimulus
+    appraisal: Stimulus
     state_before: AffectState
     state_after: AffectState
     feeling: list[str]
@@ -123,12 +123,12 @@ def _ms(t0: float) -> float:
     return round((time.perf_counter() - t0) * 1000.0, 3)
 
 
-def _feeling(state: AffectState, persona: Persona, stimulus: Stimulus) -> list[str]:
+def _feeling(state: AffectState, persona: Persona, appraisal: Stimulus) -> list[str]:
     """The words the prompt tells the model it feels: the state's nearest named emotions
     among those the persona's role allows, facing the user as perceived."""
     from affagent.affect import feeling_words
 
-    return feeling_words(state.vad, role=persona.role, user=stimulus.perceived)
+    return feeling_words(state.vad, role=persona.role, user=appraisal.perceived)
 
 
 class Agent:
@@ -487,13 +487,14 @@ class Agent:
         timings["perceive"] = _ms(t0)
 
         t0 = time.perf_counter()
-        stimulus = self.appraiser.appraise(perception, persona)
+        appraisal = self.appraiser.appraise(perception, persona)
         timings["appraise"] = _ms(t0)
 
         t0 = time.perf_counter()
         now = self.clock()
-        state_after = self.feeler.feel(session.state, stimulus.vad, persona.traits, spec, now)
-        feeling = _feeling(state_after, persona, stimulus)
+        state_after = self.feeler.feel(
+            session.state, appraisal.stimulus, persona.traits, spec, now)
+        feeling = _feeling(state_after, persona, appraisal)
         timings["feel"] = _ms(t0)
 
         turn = _Turn(
@@ -504,7 +505,7 @@ class Agent:
             dynamics=spec,
             decision=decision,
             perception=perception,
-            stimulus=stimulus,
+            appraisal=appraisal,
             state_before=session.state,
             state_after=state_after,
             feeling=feeling,
@@ -629,8 +630,7 @@ class Agent:
         reply_estimate = await asyncio.to_thread(self.reflector.reflect, reply)
         turn.timings["reflect"] = _ms(t0)
         est = turn.perception.estimate
-        stim = turn.stimulus.vad.to_dict()
-        appraisal = turn.stimulus.to_dict()
+        stim = turn.appraisal.stimulus.to_dict()
         decision = turn.decision
         trace = TurnTrace(
             session_id=turn.session.id,
@@ -642,7 +642,7 @@ class Agent:
             reply=reply,
             user_estimate=est,
             emotions=turn.perception.emotions,
-            appraisal=appraisal,
+            appraisal=turn.appraisal.to_dict(),
             state_before=turn.state_before.to_dict(),
             state_after=turn.state_after.to_dict(),
             feeling=turn.feeling,

@@ -11,10 +11,10 @@ made of the user's text: the prompt layer and the reply never move the state.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
-from affagent.affect.appraisal import appraise
+from affagent.affect.appraisal import Appraisal, appraise
 from affagent.affect.dynamics import DynamicsSpec, step
 from affagent.affect.personality import Personality
 from affagent.affect.state import AffectState
@@ -40,26 +40,10 @@ class Perception:
     hints: str = ""
 
 
-@dataclass(frozen=True)
-class Stimulus:
-    """What the user's message means to this persona: the VAD the dynamics integrate
-    (``vad``), the user's affect as read (``perceived``: the feeling words depend on it), and
-    why, for the trace."""
-
-    vad: VAD
-    role: str = ""
-    reason: str = ""
-    perceived: VAD = field(default_factory=VAD)
-    situation: str = "neutral"
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "stimulus": self.vad.to_dict(),
-            "role": self.role,
-            "reason": self.reason,
-            "perceived": self.perceived.to_dict(),
-            "situation": self.situation,
-        }
+#: What the user's message means to this persona (:class:`affagent.affect.appraisal.Appraisal`):
+#: the VAD the dynamics integrate (``stimulus``), the user's affect as read (``perceived``: the
+#: feeling words depend on it), the situation, and why, for the trace.
+Stimulus = Appraisal
 
 
 class Perceiver(Protocol):
@@ -117,7 +101,7 @@ class RoleAppraiser:
 
     def appraise(self, perception: Perception, persona: Persona) -> Stimulus:
         emotions = perception.emotions
-        a = appraise(
+        return appraise(
             perception.estimate.vad,
             role=persona.role,
             personality=persona.traits,
@@ -125,7 +109,6 @@ class RoleAppraiser:
             confidence=perception.estimate.confidence,
             causes=[w for w, _ in emotions.causes] if emotions is not None else (),
         )
-        return Stimulus(a.stimulus, a.role, a.reason, a.perceived, a.situation)
 
 
 class DynamicsFeeler:

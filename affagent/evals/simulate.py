@@ -53,7 +53,7 @@ def stimuli(perceptions: Sequence[Perception], persona: Persona) -> list[VAD]:
     from affagent.agent import RoleAppraiser
 
     appraiser = RoleAppraiser()
-    return [appraiser.appraise(p, persona).vad for p in perceptions]
+    return [appraiser.appraise(p, persona).stimulus for p in perceptions]
 
 
 def simulate_protocol(
